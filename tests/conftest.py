@@ -1,0 +1,23 @@
+"""Shared pytest fixtures and the skips for hardware the machine does not have."""
+import shutil
+
+import pytest
+
+
+def _has_cuda() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except Exception:
+        return False
+
+
+def pytest_collection_modifyitems(config, items):
+    has_gpu = _has_cuda()
+    has_slurm = shutil.which("sbatch") is not None and shutil.which("sinfo") is not None
+    for item in items:
+        if "gpu" in item.keywords and not has_gpu:
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
+        if "slurm" in item.keywords and not has_slurm:
+            item.add_marker(pytest.mark.skip(reason="needs a Slurm cluster (sbatch/sinfo not found)"))
