@@ -1,0 +1,231 @@
+#!/bin/bash
+# local-cluster.sh: a real single-node Slurm cluster on this machine, with accounting.
+#
+# What it is for: running the Slurm launcher (nmframe/launch/slurm.py) and its tests
+# (tests/launchers/test_slurm_cluster.py, `pytest -m slurm`) against a real slurmctld/slurmd
+# instead of mocks, on a laptop, a container or a CI runner. Accounting (slurmdbd + MariaDB) is
+# part of it on purpose: the launcher reads job states with `sacct`, and without accounting a job
+# that already left the queue has no state at all, so the client could wait forever.
+#
+# How to run it (as root, Debian bookworm, Slurm 22.05 from Debian packages, no systemd needed):
+#   bash launchers/slurm/local-cluster.sh          # = start: install if needed, start daemons, wait until idle
+#   bash launchers/slurm/local-cluster.sh status   # daemons, node state, partitions
+#   bash launchers/slurm/local-cluster.sh stop     # stop all daemons (state and accounting db kept)
+#
+# `start` is idempotent: daemons that already run are left alone ("already up" when everything
+# is), stale pid files from a previous boot/session are ignored, missing packages are installed
+# with apt-get. Knobs (environment):
+#   NMFRAME_SLURM_CPUS    CPUs the node advertises (default: max(nproc, 16)); more than the
+#                         machine has is allowed on purpose, so that tests can run tasks side by side
+#   NMFRAME_SLURM_MEM_MB  RealMemory the node advertises (default: max(physical, 65536));
+#                         memory is not a consumable resource here, it only bounds --mem requests
+#   NMFRAME_SLURM_PARTITION  partition name (default: debug)
+# The node has no GRES: jobs must not ask for GPUs (the launcher omits --gpus-per-node when 0).
+# Logs: /var/log/slurm/{slurmctld,slurmd,slurmdbd,mariadb}.log
+set -euo pipefail
+
+CMD=${1:-start}
+PARTITION=${NMFRAME_SLURM_PARTITION:-debug}
+LOGDIR=/var/log/slurm
+PKGS="munge slurmctld slurmd slurm-client slurmdbd mariadb-server"
+T0=$(date +%s.%N)
+
+say() { printf '[local-cluster] %s\n' "$*"; }
+die() { say "ERROR: $*" >&2; exit 1; }
+elapsed() { awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}'; }
+
+# pid_alive PIDFILE NAME: the pid file names a live process whose command is NAME (a pid file
+# left over from a previous boot may point at an unrelated process, or at nothing).
+pid_alive() {
+  local f=$1 name=$2 p
+  [ -s "$f" ] || return 1
+  p=$(cat "$f" 2>/dev/null) || return 1
+  [ -n "$p" ] && [ -r "/proc/$p/comm" ] && [ "$(cat "/proc/$p/comm")" = "$name" ]
+}
+
+# wait_for SECONDS DESCRIPTION COMMAND...: poll COMMAND until it succeeds, or fail loudly.
+wait_for() {
+  local limit=$1 what=$2; shift 2
+  local end=$(( $(date +%s) + limit ))
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$end" ] || die "timed out after ${limit}s waiting for $what (see $LOGDIR/)"
+    sleep 0.2
+  done
+}
+
+# name|pidfile|process name, in start order
+DAEMONS="munged|/run/munge/munged.pid|munged
+mariadbd|/run/mysqld/mysqld.pid|mariadbd
+slurmdbd|/run/slurmdbd.pid|slurmdbd
+slurmctld|/run/slurmctld.pid|slurmctld
+slurmd|/run/slurmd.pid|slurmd"
+
+status() {
+  local line name pf comm
+  while IFS='|' read -r name pf comm; do
+    if pid_alive "$pf" "$comm"; then say "$name: running (pid $(cat "$pf"))"; else say "$name: not running"; fi
+  done <<<"$DAEMONS"
+  if command -v sinfo >/dev/null && pid_alive /run/slurmctld.pid slurmctld; then
+    sinfo -N -o '%N %P %T %c %m %G' || true
+    sacctmgr -n list cluster format=cluster 2>/dev/null | sed 's/^ */accounting cluster: /' || true
+  fi
+}
+
+stop() {
+  local line name pf comm p
+  # reverse start order: compute nodes and controller first, the database last
+  while IFS='|' read -r name pf comm; do
+    if pid_alive "$pf" "$comm"; then
+      p=$(cat "$pf"); kill "$p" 2>/dev/null || true
+      for _ in $(seq 1 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+      kill -0 "$p" 2>/dev/null && { say "$name did not stop, killing"; kill -9 "$p" 2>/dev/null || true; }
+      say "stopped $name"
+    fi
+    rm -f "$pf"
+  done < <(tac <<<"$DAEMONS")
+  say "stopped in $(elapsed)s"
+}
+
+install_packages() {
+  local missing=0 b
+  for b in munged mariadbd slurmdbd slurmctld slurmd sbatch sacct; do
+    command -v "$b" >/dev/null 2>&1 || [ -x "/usr/sbin/$b" ] || missing=1
+  done
+  if [ $missing = 1 ]; then
+    say "installing $PKGS"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends $PKGS >/tmp/local-cluster-apt.log 2>&1 \
+      || { tail -20 /tmp/local-cluster-apt.log; die "apt-get install failed"; }
+    say "installed in $(elapsed)s"
+  fi
+}
+
+write_slurm_conf() {
+  local host=$1 cpus mem phys_mb
+  cpus=${NMFRAME_SLURM_CPUS:-$(( $(nproc) > 16 ? $(nproc) : 16 ))}
+  phys_mb=$(awk '/^MemTotal:/{printf "%d", $2/1024}' /proc/meminfo)
+  mem=${NMFRAME_SLURM_MEM_MB:-$(( phys_mb > 65536 ? phys_mb : 65536 ))}
+  cat >/etc/slurm/slurm.conf.new <<EOF
+# Written by launchers/slurm/local-cluster.sh: single-node cluster for nmframe's Slurm tests.
+ClusterName=local
+SlurmctldHost=$host
+SlurmUser=root
+AuthType=auth/munge
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+# schedule right away: tests wait on dependency chains of short jobs
+SchedulerParameters=batch_sched_delay=0,sched_interval=2,bf_interval=2,sched_min_interval=0
+# a job whose dependency can never be satisfied (upstream failed/cancelled) is cancelled, not left pending
+DependencyParameters=kill_invalid_depend
+# the node may advertise more CPUs/memory than the machine has (see NMFRAME_SLURM_CPUS)
+SlurmdParameters=config_overrides
+KillWait=5
+ReturnToService=2
+MpiDefault=none
+StateSaveLocation=/var/spool/slurmctld
+SlurmdSpoolDir=/var/spool/slurmd
+SlurmctldPidFile=/run/slurmctld.pid
+SlurmdPidFile=/run/slurmd.pid
+SlurmctldLogFile=$LOGDIR/slurmctld.log
+SlurmdLogFile=$LOGDIR/slurmd.log
+AccountingStorageType=accounting_storage/slurmdbd
+AccountingStorageHost=localhost
+JobAcctGatherType=jobacct_gather/none
+NodeName=$host CPUs=$cpus Boards=1 SocketsPerBoard=1 CoresPerSocket=$cpus ThreadsPerCore=1 RealMemory=$mem State=UNKNOWN
+PartitionName=$PARTITION Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
+EOF
+  if cmp -s /etc/slurm/slurm.conf.new /etc/slurm/slurm.conf; then
+    rm -f /etc/slurm/slurm.conf.new; return 1
+  fi
+  mv /etc/slurm/slurm.conf.new /etc/slurm/slurm.conf; return 0
+}
+
+start() {
+  [ "$(id -u)" = 0 ] || die "must run as root"
+  install_packages
+  mkdir -p /var/spool/slurmctld /var/spool/slurmd "$LOGDIR" /etc/slurm
+  local host; host=$(hostname)
+  getent hosts "$host" >/dev/null || echo "127.0.0.1 $host" >>/etc/hosts
+
+  local conf_changed=0; write_slurm_conf "$host" && conf_changed=1
+  if [ $conf_changed = 1 ] && pid_alive /run/slurmctld.pid slurmctld; then
+    say "slurm.conf changed: restarting slurmctld and slurmd"
+    for d in slurmd slurmctld; do
+      p=$(cat /run/$d.pid); kill "$p"; while kill -0 "$p" 2>/dev/null; do sleep 0.2; done; rm -f /run/$d.pid
+    done
+  fi
+
+  local started=""
+  # munge: authentication for every Slurm RPC
+  [ -s /etc/munge/munge.key ] || { mungekey -c; chown munge: /etc/munge/munge.key; chmod 400 /etc/munge/munge.key; }
+  if ! pid_alive /run/munge/munged.pid munged; then
+    install -d -o munge -g munge -m 755 /run/munge
+    rm -f /run/munge/munged.pid /run/munge/munge.socket.2*
+    runuser -u munge -- /usr/sbin/munged
+    started="$started munged"
+  fi
+  wait_for 30 munge munge -n
+
+  # MariaDB: the accounting store, local socket only
+  if ! pid_alive /run/mysqld/mysqld.pid mariadbd; then
+    install -d -o mysql -g mysql /run/mysqld
+    [ -d /var/lib/mysql/mysql ] || mariadb-install-db --user=mysql --datadir=/var/lib/mysql >"$LOGDIR/mariadb-install.log" 2>&1
+    rm -f /run/mysqld/mysqld.pid
+    (setsid mariadbd --user=mysql --skip-networking --pid-file=/run/mysqld/mysqld.pid \
+        >"$LOGDIR/mariadb.log" 2>&1 </dev/null &)
+    started="$started mariadbd"
+  fi
+  wait_for 60 MariaDB mariadb -e 'select 1'
+  mariadb -e "CREATE USER IF NOT EXISTS slurm@localhost IDENTIFIED BY 'slurm';
+              GRANT ALL ON slurm_acct_db.* TO slurm@localhost;"
+
+  # slurmdbd: accounting daemon (sacct reads job states from it)
+  printf '%s\n' "# Written by launchers/slurm/local-cluster.sh" DbdHost=localhost SlurmUser=root \
+    StorageType=accounting_storage/mysql StorageHost=localhost StorageUser=slurm StoragePass=slurm \
+    PidFile=/run/slurmdbd.pid "LogFile=$LOGDIR/slurmdbd.log" >/etc/slurm/slurmdbd.conf
+  chmod 600 /etc/slurm/slurmdbd.conf
+  if ! pid_alive /run/slurmdbd.pid slurmdbd; then
+    rm -f /run/slurmdbd.pid; slurmdbd; started="$started slurmdbd"
+  fi
+  wait_for 60 slurmdbd sacctmgr -n list cluster
+
+  # controller and the (only) compute node
+  if ! pid_alive /run/slurmctld.pid slurmctld; then
+    rm -f /run/slurmctld.pid; slurmctld; started="$started slurmctld"
+  fi
+  wait_for 60 slurmctld scontrol ping
+  if ! pid_alive /run/slurmd.pid slurmd; then
+    rm -f /run/slurmd.pid; slurmd; started="$started slurmd"
+  fi
+
+  # The node must come up schedulable; a drain/down left over from an earlier configuration is cleared.
+  local end=$(( $(date +%s) + 60 )) st
+  while :; do
+    st=$(sinfo -h -n "$host" -o %T 2>/dev/null | head -1)
+    case "$st" in
+      idle|mixed|allocated|completing) break ;;
+      *drain*|down*|fail*) scontrol update nodename="$host" state=resume >/dev/null 2>&1 || true ;;
+    esac
+    [ "$(date +%s)" -lt "$end" ] || die "node $host is '$st', not schedulable (see $LOGDIR/slurmd.log)"
+    sleep 0.3
+  done
+  # the controller registers the cluster in accounting on start; wait until sacct can see it
+  wait_for 60 "cluster registration in slurmdbd" bash -c "sacctmgr -n -P list cluster format=cluster | grep -qx local"
+
+  if [ -z "$started" ]; then
+    say "already up (node $host: $st)"
+  else
+    say "started:$started; node $host: $st; up in $(elapsed)s"
+  fi
+}
+
+case "$CMD" in
+  start|up) start ;;
+  stop|down) stop ;;
+  status) status ;;
+  restart) stop; start ;;
+  *) echo "usage: $0 [start|stop|status|restart]" >&2; exit 2 ;;
+esac
