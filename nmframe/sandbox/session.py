@@ -1,0 +1,242 @@
+"""Parent-side handle of one session: start the process tree, run a cell, kill it all.
+
+A ``Session`` is used by one thread at a time (the ``Sandbox`` holds its lock around every
+call).  Any sign that the worker is not answering as expected (deadline passed, end of file,
+malformed or oversized frame) ends in ``kill()``: SIGKILL to the launcher's whole process
+group, which includes the namespace's init, whose death takes every descendant with it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from . import protocol
+from .result import ExecResult, cap_text
+
+
+class SandboxStartError(RuntimeError):
+    """A session's process tree could not be started."""
+
+
+_SIGNAL_HINTS = {
+    signal.SIGKILL: "killed (SIGKILL: memory, process or CPU hard limit, or the code killed itself)",
+    signal.SIGXCPU: "stopped by the CPU time limit",
+    signal.SIGSEGV: "crashed (segmentation fault)",
+    signal.SIGABRT: "aborted",
+    signal.SIGXFSZ: "stopped by the file size limit",
+}
+
+
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "The Python process died."
+    if code >= 128:
+        sig = code - 128
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        hint = _SIGNAL_HINTS.get(sig, f"killed by {name}")
+        return f"The Python process was {hint}."
+    if code == 3:
+        return "The Python process ran out of memory."
+    return f"The Python process exited with code {code}."
+
+
+def minimal_env(workdir: str, extra: dict | None = None) -> dict:
+    """The whole environment a session sees: nothing is inherited from the parent."""
+    bindir = os.path.dirname(sys.executable)
+    env = {
+        "PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": workdir,
+        "TMPDIR": workdir,
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONIOENCODING": "utf-8",
+        "PYTHONUNBUFFERED": "1",
+        "MPLBACKEND": "Agg",
+        # One thread per BLAS/OpenMP pool: threads count against RLIMIT_NPROC.
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "NUMEXPR_NUM_THREADS": "1",
+    }
+    if extra:
+        env.update({str(k): str(v) for k, v in extra.items()})
+    return env
+
+
+class Session:
+    def __init__(self, session_id: str, cfg: dict, uid: int | None, release_uid=None) -> None:
+        self.session_id = session_id
+        self.cfg = cfg
+        self.uid = uid
+        self._release_uid = release_uid
+        self.lock = threading.Lock()
+        self.proc: subprocess.Popen | None = None
+        self.rfd = -1
+        self.wfd = -1
+        self.workdir: str | None = None
+        self.isolation: dict | None = None
+        self.started_once = False
+        self.pending_reset = False
+        self.in_use = 0
+        self.cold_start_s = 0.0
+        self.closed = False
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None
+
+    def start(self) -> None:
+        t0 = time.monotonic()
+        self.workdir = tempfile.mkdtemp(prefix="nmframe-sb-", dir=self.cfg.get("workdir_root"))
+        os.chmod(self.workdir, 0o700)
+        cfg = dict(self.cfg, workdir=self.workdir, uid=self.uid, gid=self.uid)
+        cfg.pop("workdir_root", None)
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        try:
+            self.proc = subprocess.Popen(
+                [cfg["python"], "-I", "-m", "nmframe.sandbox.launcher", json.dumps(cfg)],
+                stdin=req_r, stdout=resp_w, stderr=subprocess.PIPE,
+                env=minimal_env(self.workdir, cfg.get("env")), cwd="/",
+                start_new_session=True, close_fds=True,
+            )
+        except BaseException:
+            for fd in (req_r, req_w, resp_r, resp_w):
+                os.close(fd)
+            self._remove_workdir()
+            raise
+        os.close(req_r)
+        os.close(resp_w)
+        self.rfd, self.wfd = resp_r, req_w
+        deadline = time.monotonic() + float(cfg["start_timeout"])
+        try:
+            hello = protocol.read_frame(self.rfd, deadline, 1 << 20)
+        except (protocol.ProtocolError, protocol.Deadline) as exc:
+            detail = self._stderr_tail()
+            self.kill()
+            raise SandboxStartError(f"session {self.session_id!r} failed to start ({exc!r}): {detail}") from exc
+        if "fatal" in hello or not hello.get("hello"):
+            self.kill()
+            raise SandboxStartError(f"session {self.session_id!r} failed to start: {hello.get('fatal', hello)}")
+        # The launcher and init no longer write to stderr: stop listening so it can never fill.
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
+        self.isolation = hello.get("isolation") or {}
+        self.cold_start_s = time.monotonic() - t0
+        self.started_once = True
+
+    def _stderr_tail(self) -> str:
+        if self.proc is None or self.proc.stderr is None:
+            return ""
+        try:
+            os.set_blocking(self.proc.stderr.fileno(), False)
+            data = self.proc.stderr.read(8192) or b""
+        except (OSError, ValueError):
+            data = b""
+        return data.decode("utf-8", "replace")
+
+    def kill(self) -> int | None:
+        """SIGKILL the whole tree and release everything; returns the launcher's exit code."""
+        code = None
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                code = proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # pragma: no cover - a D-state process
+                code = None
+            if proc.stderr is not None and not proc.stderr.closed:
+                proc.stderr.close()
+        for attr in ("rfd", "wfd"):
+            fd = getattr(self, attr)
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+                setattr(self, attr, -1)
+        self._remove_workdir()
+        return code
+
+    def _exit_code_soon(self, wait_s: float = 2.0) -> int | None:
+        if self.proc is None:
+            return None
+        try:
+            return self.proc.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def _remove_workdir(self) -> None:
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+
+    def close(self) -> None:
+        self.closed = True
+        self.kill()
+        if self._release_uid is not None and self.uid is not None:
+            self._release_uid(self.uid)
+            self.uid = None
+
+    # ------------------------------------------------------------------ execution
+    def execute(self, code: str, timeout: float) -> ExecResult:
+        cfg = self.cfg
+        limit = int(cfg["output_chars"])
+        reset = False
+        if self.proc is None:
+            reset = self.started_once or self.pending_reset
+            self.pending_reset = False
+            self.start()
+        cpu = float(cfg.get("cpu_seconds") or (timeout + 1.0))
+        t0 = time.monotonic()
+        # The worker interrupts itself at `timeout`; the hard deadline is only the backstop.
+        deadline = t0 + timeout + float(cfg["grace_s"])
+        frame = protocol.encode({"op": "exec", "code": code, "timeout": timeout, "cpu": cpu})
+        max_frame = 65536 + 16 * limit
+        try:
+            protocol.write_all(self.wfd, frame, deadline)
+            resp = protocol.read_frame(self.rfd, deadline, max_frame)
+        except protocol.Deadline:
+            self.kill()
+            return ExecResult(
+                status="timeout", duration_s=time.monotonic() - t0, session_reset=reset, session_lost=True,
+                session_id=self.session_id,
+                message=(f"TimeoutError: execution exceeded the {timeout:g} s time limit and was killed; "
+                         "the Python session was reset; earlier variables are lost."),
+            )
+        except (protocol.ProtocolError, OSError) as exc:
+            code_ = self._exit_code_soon() if isinstance(exc, protocol.PeerClosed) or isinstance(exc, OSError) else None
+            self.kill()
+            why = describe_exit(code_) if code_ is not None else f"The Python process stopped answering ({exc})."
+            return ExecResult(
+                status="killed", duration_s=time.monotonic() - t0, session_reset=reset, session_lost=True,
+                session_id=self.session_id,
+                message=f"{why} The Python session was reset; earlier variables are lost.",
+            )
+        status = resp.get("status")
+        if status not in ("ok", "error", "timeout", "killed"):
+            status = "error"
+        return ExecResult(
+            status=status,
+            stdout=cap_text(str(resp.get("stdout", "")), limit + 200, cfg.get("truncate", "head")),
+            stderr=cap_text(str(resp.get("stderr", "")), limit + 200, "tail"),
+            message=str(resp.get("message", ""))[:1000],
+            duration_s=time.monotonic() - t0,
+            session_reset=reset,
+            session_id=self.session_id,
+        )
