@@ -1,0 +1,149 @@
+"""Cross-field checks that a schema cannot express, run on every composed config before launch.
+
+Each failure names the key, the value and what is allowed, e.g.
+  parallelism.stages.16k: TP*CP*PP = 4*2*1 = 8 does not divide 12 GPUs (trainer.nodes*trainer.gpus_per_node)
+"""
+from __future__ import annotations
+
+from omegaconf import DictConfig, OmegaConf
+
+
+class ConfigError(ValueError):
+    """An invalid configuration, found before anything runs."""
+
+    def __init__(self, key: str, value, why: str, allowed: str | None = None):
+        self.key, self.value, self.why, self.allowed = key, value, why, allowed
+        msg = f"{key}={value!r}: {why}"
+        if allowed:
+            msg += f" (allowed: {allowed})"
+        super().__init__(msg)
+
+
+def _world_size(cfg: DictConfig) -> int:
+    return int(cfg.trainer.nodes) * max(int(cfg.trainer.gpus_per_node), 1)
+
+
+def parallel_spec(cfg: DictConfig, stage_name: str):
+    """The parallel layout of a bucket stage, or the map's default."""
+    stages = cfg.parallelism.stages
+    if stage_name in stages:
+        return stages[stage_name]
+    if cfg.parallelism.default is not None:
+        return cfg.parallelism.default
+    raise ConfigError(f"parallelism.stages", stage_name,
+                      f"no layout for bucket stage {stage_name!r} in parallelism={cfg.parallelism.name}",
+                      allowed=", ".join(stages) or "none")
+
+
+def check_parallel_layout(cfg: DictConfig, stage_name: str) -> dict:
+    """Validate one stage's layout against the GPU count, heads and experts; return derived sizes."""
+    spec = parallel_spec(cfg, stage_name)
+    key = f"parallelism.stages.{stage_name}"
+    world = _world_size(cfg)
+    m = cfg.model
+    tp, cp, ep, etp, pp = (int(spec[k]) for k in ("tp", "cp", "ep", "etp", "pp"))
+    for name, v in (("tp", tp), ("cp", cp), ("ep", ep), ("etp", etp), ("pp", pp), ("micro_batch_size", spec.micro_batch_size)):
+        if v < 1:
+            raise ConfigError(f"{key}.{name}", v, "must be >= 1")
+    model_par = tp * cp * pp
+    if world % model_par:
+        raise ConfigError(key, OmegaConf.to_container(spec),
+                          f"TP*CP*PP = {tp}*{cp}*{pp} = {model_par} does not divide {world} GPUs "
+                          f"(trainer.nodes*trainer.gpus_per_node)",
+                          allowed=f"layouts whose TP*CP*PP divides {world}")
+    if world % (ep * etp * pp):
+        raise ConfigError(key, OmegaConf.to_container(spec),
+                          f"EP*ETP*PP = {ep}*{etp}*{pp} = {ep * etp * pp} does not divide {world} GPUs",
+                          allowed=f"layouts whose EP*ETP*PP divides {world}")
+    if m.num_attention_heads % tp:
+        raise ConfigError(f"{key}.tp", tp, f"does not divide model.num_attention_heads={m.num_attention_heads}")
+    if m.num_kv_heads % tp and tp % m.num_kv_heads:
+        raise ConfigError(f"{key}.tp", tp, f"incompatible with model.num_kv_heads={m.num_kv_heads} "
+                          "(one must divide the other)")
+    if m.num_layers % pp:
+        raise ConfigError(f"{key}.pp", pp, f"does not divide model.num_layers={m.num_layers}")
+    if str(m.arch) in ("moe", "Arch.moe"):
+        if m.num_experts is None or m.num_experts % ep:
+            raise ConfigError(f"{key}.ep", ep, f"does not divide model.num_experts={m.num_experts}")
+    elif ep != 1 or etp != 1:
+        raise ConfigError(f"{key}.ep", ep, f"model {m.name} is dense: expert parallelism must be 1")
+    dp = world // model_par
+    micro = int(spec.micro_batch_size)
+    gbs = int(cfg.trainer.global_batch_size)
+    if gbs % (micro * dp):
+        raise ConfigError("trainer.global_batch_size", gbs,
+                          f"not a multiple of micro_batch_size*DP = {micro}*{dp} for stage {stage_name}")
+    return {"tp": tp, "cp": cp, "ep": ep, "etp": etp, "pp": pp, "dp": dp, "micro_batch_size": micro,
+            "global_batch_size": gbs, "grad_accum": gbs // (micro * dp), "world": world}
+
+
+def validate(cfg: DictConfig) -> None:
+    from nmframe.engine.registry import list_steps
+
+    known = list_steps()
+    for i, s in enumerate(cfg.pipeline.steps):
+        if s not in known:
+            raise ConfigError(f"pipeline.steps[{i}]", s, "unknown step", allowed=", ".join(known))
+    if len(set(cfg.pipeline.steps)) != len(cfg.pipeline.steps):
+        raise ConfigError("pipeline.steps", list(cfg.pipeline.steps), "lists a step twice")
+    for field in ("only", "force"):
+        for s in cfg.pipeline[field]:
+            if s not in cfg.pipeline.steps:
+                raise ConfigError(f"pipeline.{field}", s, "not a step of this pipeline",
+                                  allowed=", ".join(cfg.pipeline.steps))
+
+    if not cfg.source.files:
+        raise ConfigError("source.files", [], "a source needs at least one file")
+    if cfg.source.max_problems is not None and cfg.source.max_problems < 1:
+        raise ConfigError("source.max_problems", cfg.source.max_problems, "must be >= 1 or null")
+    if not 0.0 <= cfg.ingest.max_bad_fraction <= 1.0:
+        raise ConfigError("ingest.max_bad_fraction", cfg.ingest.max_bad_fraction, "must be in [0, 1]")
+
+    if not cfg.mode.efforts:
+        raise ConfigError("mode.efforts", [], "at least one reasoning effort", allowed="high, medium, low")
+    if not cfg.tir.enabled:
+        raise ConfigError("tir.enabled", [], "at least one of true/false")
+
+    stages = cfg.buckets.stages
+    if not stages:
+        raise ConfigError("buckets.stages", [], "at least one stage")
+    names = [s.name for s in stages]
+    if len(set(names)) != len(names):
+        raise ConfigError("buckets.stages", names, "stage names must be unique")
+    lens = [int(s.max_len) for s in stages]
+    for i, (a, b) in enumerate(zip(lens, lens[1:])):
+        if b <= a:
+            raise ConfigError(f"buckets.stages[{i + 1}].max_len", b, f"must be larger than the previous stage's {a}",
+                              allowed="strictly increasing lengths")
+    for i, n in enumerate(lens):
+        if n % 128:
+            raise ConfigError(f"buckets.stages[{i}].max_len", n, "must be a multiple of 128 (packed lengths are)")
+        if n > cfg.model.max_position_embeddings:
+            raise ConfigError(f"buckets.stages[{i}].max_len", n,
+                              f"exceeds model.max_position_embeddings={cfg.model.max_position_embeddings}")
+    if not 0.0 <= cfg.buckets.final_mix_fraction <= 1.0:
+        raise ConfigError("buckets.final_mix_fraction", cfg.buckets.final_mix_fraction, "must be in [0, 1]")
+
+    if cfg.parallelism.model != cfg.model.name:
+        raise ConfigError("parallelism", cfg.parallelism.name,
+                          f"is the map for model {cfg.parallelism.model!r}, but model={cfg.model.name}",
+                          allowed=f"parallelism={cfg.model.name} (the default follows the model)")
+    for s in stages:
+        check_parallel_layout(cfg, s.name)
+
+    t = cfg.teacher
+    if not 0.0 < t.top_p <= 1.0:
+        raise ConfigError("teacher.top_p", t.top_p, "must be in (0, 1]")
+    if t.temperature < 0:
+        raise ConfigError("teacher.temperature", t.temperature, "must be >= 0")
+    if t.max_tokens < 1 or t.num_samples < 1:
+        raise ConfigError("teacher.max_tokens/num_samples", (t.max_tokens, t.num_samples), "must be >= 1")
+
+    tr = cfg.trainer
+    if tr.lr <= 0:
+        raise ConfigError("trainer.lr", tr.lr, "must be > 0")
+    if str(tr.precision) in ("fp8", "Precision.fp8") and str(tr.backend) in ("torch", "TrainerBackend.torch"):
+        raise ConfigError("trainer.precision", "fp8", "FP8 needs the megatron backend with Transformer Engine",
+                          allowed="bf16, fp32 for trainer.backend=torch")
+    if cfg.launcher.max_parallel < 1:
+        raise ConfigError("launcher.max_parallel", cfg.launcher.max_parallel, "must be >= 1")

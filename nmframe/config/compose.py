@@ -1,0 +1,192 @@
+"""Compose configs from conf/ + command-line overrides, expand sweeps, and explain errors.
+
+Why: Hydra and OmegaConf already reject unknown keys, wrong types and missing group choices; this
+module turns their exceptions into one line that names the key, the value and what is allowed,
+and expands `-m` sweeps into one composed config per point so every point is validated before
+any of them launches.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import fields, is_dataclass
+from pathlib import Path
+
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import HydraException, MissingConfigException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from nmframe.config.schema import NmConfig, register_schemas
+from nmframe.config.checks import ConfigError, validate
+
+GROUPS = ("source", "mode", "tir", "buckets", "model", "parallelism", "teacher", "trainer", "launcher", "experiment")
+
+
+class OverrideError(ValueError):
+    """A command-line override or config file that cannot be composed."""
+
+
+def conf_dir() -> Path:
+    env = os.environ.get("NMFRAME_CONF_DIR")
+    if env:
+        return Path(env).resolve()
+    here = Path(__file__).resolve().parents[2] / "conf"
+    if not (here / "config.yaml").exists():
+        raise FileNotFoundError(f"nmframe's conf/ folder was not found at {here}; install nmframe from "
+                                "its source tree (pip install -e .) or set NMFRAME_CONF_DIR")
+    return here
+
+
+def group_choices(extra_dirs: list[Path] | None = None) -> dict[str, list[str]]:
+    """Every choice of every config group (experiments listed recursively: paper/table4_...)."""
+    out: dict[str, set[str]] = {g: set() for g in GROUPS}
+    for root in [conf_dir(), *(extra_dirs or [])]:
+        for g in GROUPS:
+            for p in (Path(root) / g).rglob("*.yaml"):
+                out[g].add(str(p.relative_to(Path(root) / g).with_suffix("")))
+    return {g: sorted(v) for g, v in out.items()}
+
+
+def _schema_at(path: list[str]):
+    node = NmConfig
+    for part in path:
+        if not is_dataclass(node):
+            return None
+        match = {f.name: f for f in fields(node)}.get(part)
+        if match is None:
+            return None
+        node = match.type if not isinstance(match.type, str) else None
+        if node is None:
+            # postponed annotations: resolve by default factory
+            default = match.default_factory() if match.default_factory is not None else match.default  # type: ignore[misc]
+            node = type(default) if is_dataclass(default) else None
+    return node
+
+
+def _keys_of(path: list[str]) -> list[str]:
+    from nmframe.config import schema as S
+
+    group_types = {"pipeline": S.PipelineConfig, "source": S.SourceConfig, "ingest": S.IngestConfig,
+                   "mode": S.ModeConfig, "tir": S.TirConfig, "buckets": S.BucketsConfig, "model": S.ModelConfig,
+                   "parallelism": S.ParallelismConfig, "teacher": S.TeacherConfig, "trainer": S.TrainerConfig,
+                   "launcher": S.LauncherConfig, "tracking": S.TrackingConfig, "paths": S.PathsConfig}
+    node = NmConfig if not path else group_types.get(path[0])
+    if path[1:2] == ["slurm"] and path[0] == "launcher":
+        node = S.SlurmConfig
+    return [f.name for f in fields(node)] if node is not None and is_dataclass(node) else []
+
+
+def explain(exc: BaseException) -> str:
+    """One readable line (or a few) for a composition failure."""
+    chain, e = [], exc
+    while e is not None and e not in chain:
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    if isinstance(exc, MissingConfigException) or any(isinstance(c, MissingConfigException) for c in chain):
+        text = str(next(c for c in chain if isinstance(c, MissingConfigException)))
+        lines = [l.strip() for l in text.splitlines() if l.strip()]
+        head = lines[0].replace("In 'config': ", "")
+        opts = []
+        for l in lines[1:]:
+            if l.startswith("Config search path"):
+                break
+            if not l.startswith("Available options"):
+                opts.append(l)
+        return f"{head}. Allowed: {', '.join(opts)}" if opts else head
+    omegas = [c for c in chain if isinstance(c, OmegaConfBaseException)]
+    # the outermost OmegaConf exception carries the formatted message and the full key
+    omega = next((c for c in omegas if "$" not in str(c).splitlines()[0]), omegas[0] if omegas else None)
+    if omega is not None:
+        full_key = getattr(omega, "full_key", None) or ""
+        msg = str(omega).splitlines()[0]
+        for token, val in (("$VALUE_TYPE", type(getattr(omega, "value", None)).__name__),
+                           ("$VALUE", getattr(omega, "value", None)), ("$FULL_KEY", full_key),
+                           ("$KEY", getattr(omega, "key", None) or full_key)):
+            msg = msg.replace(token, str(val))
+        kind = type(omega).__name__
+        if kind in ("ConfigKeyError", "ConfigAttributeError") and ("not in" in msg or "struct" in msg or "Missing key" in msg):
+            parts = full_key.split(".") if full_key else []
+            allowed = _keys_of(parts[:-1])
+            hint = difflib.get_close_matches(parts[-1], allowed, n=1) if parts else []
+            out = f"unknown key '{full_key}'"
+            if allowed:
+                out += f"; allowed keys{' in ' + '.'.join(parts[:-1]) if parts[:-1] else ''}: {', '.join(allowed)}"
+            if hint:
+                out += f" (did you mean '{'.'.join(parts[:-1] + hint)}'?)"
+            return out
+        return f"{full_key}: {msg}" if full_key else msg
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _absolutize(cfg: DictConfig) -> None:
+    base = Path(os.environ.get("NMFRAME_WORKDIR", os.getcwd()))
+    for key in ("outputs", "data"):
+        val = cfg.paths[key]
+        if not os.path.isabs(val):
+            cfg.paths[key] = str((base / val).resolve())
+
+
+def compose(overrides: list[str], extra_dirs: list[Path] | None = None, check: bool = True) -> DictConfig:
+    """Compose one run's config; returns a plain, resolved, read-only-keys DictConfig."""
+    register_schemas()
+    GlobalHydra.instance().clear()
+    overrides = list(overrides)
+    if extra_dirs:
+        paths = ",".join(f"file://{Path(d).resolve()}" for d in extra_dirs)
+        overrides.append(f"hydra.searchpath=[{paths}]")
+    try:
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+            cfg = hydra_compose(config_name="config", overrides=overrides)
+        _absolutize(cfg)
+        plain = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True, throw_on_missing=True)
+    except (HydraException, OmegaConfBaseException, ValueError) as exc:
+        raise OverrideError(explain(exc)) from exc
+    finally:
+        GlobalHydra.instance().clear()
+    out = OmegaConf.create(plain)
+    OmegaConf.set_struct(out, True)
+    if check:
+        validate(out)
+    return out
+
+
+def is_sweep(overrides: list[str]) -> bool:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException as exc:
+        raise OverrideError(explain(exc)) from exc
+    return any(o.is_sweep_override() for o in parsed)
+
+
+def expand_sweep(overrides: list[str]) -> list[list[str]]:
+    """`a=1,2 b=x,y` -> the four override lists of the cross product (Hydra's basic sweeper)."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException as exc:
+        raise OverrideError(explain(exc)) from exc
+    batches = BasicSweeper.split_arguments(parsed, max_batch_size=None)
+    return [list(point) for batch in batches for point in batch]
+
+
+def compose_points(overrides: list[str], multirun: bool, extra_dirs: list[Path] | None = None) -> list[tuple[list[str], DictConfig]]:
+    """All sweep points, each composed and validated; any invalid point fails the whole call."""
+    if not multirun:
+        if is_sweep(overrides):
+            raise OverrideError("these overrides describe a sweep (a=x,y / glob / range): add -m to run it")
+        return [(list(overrides), compose(overrides, extra_dirs))]
+    points = expand_sweep(overrides)
+    out = []
+    for p in points:
+        try:
+            out.append((p, compose(p, extra_dirs)))
+        except (OverrideError, ConfigError) as exc:
+            raise type(exc)(f"sweep point [{' '.join(p)}]: {exc}") if isinstance(exc, OverrideError) else exc
+    return out

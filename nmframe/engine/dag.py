@@ -1,0 +1,92 @@
+"""Compile a composed config into a DAG of tasks.
+
+Steps are visited in the order the config lists them (`pipeline.steps`); each contributes its
+tasks, whose inputs are tasks already built, so the build order is a topological order.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from omegaconf import DictConfig
+
+from nmframe.engine.registry import get_step
+from nmframe.engine.task import Task, compute_key
+
+
+class DagError(ValueError):
+    pass
+
+
+class DagBuilder:
+    def __init__(self, cfg: DictConfig):
+        self.cfg = cfg
+        self.tasks: dict[str, Task] = {}
+        self.by_step: dict[str, list[Task]] = {}
+
+    def all(self, step: str, **match) -> list[Task]:
+        if step not in self.by_step:
+            raise DagError(f"a step needs {step!r}, which is not in pipeline.steps before it "
+                           f"(steps so far: {', '.join(self.by_step) or 'none'})")
+        return [t for t in self.by_step[step] if all(t.params.get(k) == v for k, v in match.items())]
+
+    def one(self, step: str, **match) -> Task:
+        found = self.all(step, **match)
+        if len(found) != 1:
+            raise DagError(f"expected exactly one {step!r} task matching {match or '{}'}, found {len(found)}")
+        return found[0]
+
+    def add_step(self, name: str) -> list[Task]:
+        step = get_step(name)
+        built = []
+        for spec in step.tasks(self.cfg, self):
+            slice_ = step.config_slice(self.cfg, spec.params)
+            input_keys = {k: t.key for k, t in spec.inputs.items()}
+            key = compute_key(step.name, step.VERSION, slice_, spec.params, input_keys)
+            task = Task(step=step.name, version=str(step.VERSION), key=key, params=dict(spec.params),
+                        inputs=input_keys, config_slice=slice_,
+                        resources=step.resources(self.cfg, spec.params))
+            if key in self.tasks:
+                raise DagError(f"two tasks of step {name!r} have the same key: params must tell them apart")
+            self.tasks[key] = task
+            built.append(task)
+        self.by_step[name] = built
+        return built
+
+
+@dataclass
+class Dag:
+    tasks: list[Task]  # topological order
+
+    def by_key(self) -> dict[str, Task]:
+        return {t.key: t for t in self.tasks}
+
+    def steps(self) -> list[str]:
+        return list(dict.fromkeys(t.step for t in self.tasks))
+
+    def upstream_closure(self, keys: set[str]) -> set[str]:
+        index = self.by_key()
+        seen, stack = set(), list(keys)
+        while stack:
+            k = stack.pop()
+            if k in seen:
+                continue
+            seen.add(k)
+            stack.extend(index[k].deps)
+        return seen
+
+
+def build_dag(cfg: DictConfig) -> Dag:
+    builder = DagBuilder(cfg)
+    for name in cfg.pipeline.steps:
+        builder.add_step(name)
+    return Dag(list(builder.tasks.values()))
+
+
+def merge_dags(dags: list[Dag]) -> Dag:
+    """Union of several sweep points' DAGs: tasks with equal keys are one task, so steps shared by
+    several points run once."""
+    merged: dict[str, Task] = {}
+    for dag in dags:
+        for t in dag.tasks:
+            merged.setdefault(t.key, t)
+    return Dag(list(merged.values()))

@@ -1,0 +1,47 @@
+"""Steps are found by name. Registering the same name twice is an error, never a silent override."""
+from __future__ import annotations
+
+import importlib
+import os
+
+_STEPS: dict[str, type] = {}
+_BUILTIN_MODULES = ("nmframe.steps",)
+
+
+class UnknownStepError(KeyError):
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return self.args[0]
+
+
+def register_step(cls):
+    name = getattr(cls, "name", None)
+    if not name:
+        raise TypeError(f"{cls.__name__} must set a class attribute `name`")
+    if not getattr(cls, "VERSION", None):
+        raise TypeError(f"step {name!r} must set a class attribute `VERSION`")
+    if name in _STEPS and _STEPS[name] is not cls:
+        raise ValueError(f"step name {name!r} is registered twice ({_STEPS[name].__module__} and {cls.__module__})")
+    _STEPS[name] = cls
+    return cls
+
+
+def _load_builtins() -> None:
+    """Import the built-in steps and any plugin modules named in NMFRAME_PLUGINS (comma-separated),
+    so a user's own steps register by name in the planner and in every worker process alike."""
+    plugins = [m.strip() for m in os.environ.get("NMFRAME_PLUGINS", "").split(",") if m.strip()]
+    for mod in (*_BUILTIN_MODULES, *plugins):
+        importlib.import_module(mod)
+
+
+def get_step(name: str):
+    _load_builtins()
+    try:
+        return _STEPS[name]()
+    except KeyError:
+        raise UnknownStepError(
+            f"unknown step {name!r}; registered steps: {', '.join(sorted(_STEPS))}") from None
+
+
+def list_steps() -> list[str]:
+    _load_builtins()
+    return sorted(_STEPS)

@@ -1,0 +1,88 @@
+"""The Step protocol: what every pipeline stage declares and how it is run.
+
+A step says which tasks it contributes to a run (`tasks`: one, or a fan-out over modes, seeds,
+shards, stages), which part of the config defines each task's output (`config_slice`), what
+resources a task needs, and how to compute the output (`run`). It does not know where it runs.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from nmframe.engine.resources import Resources
+
+if TYPE_CHECKING:
+    from nmframe.engine.dag import DagBuilder
+    from nmframe.engine.task import Task
+
+
+@dataclass
+class TaskSpec:
+    """What a step asks the DAG builder to create: fan-out params and upstream tasks by name."""
+    params: dict = field(default_factory=dict)
+    inputs: dict[str, "Task"] = field(default_factory=dict)
+
+
+def select(cfg: DictConfig, *paths: str) -> dict:
+    """The resolved values at `paths` of the config, as plain data, for a step's config slice."""
+    out = {}
+    for p in paths:
+        node = OmegaConf.select(cfg, p, throw_on_missing=True)
+        out[p] = OmegaConf.to_container(node, resolve=True) if isinstance(node, (DictConfig,)) or OmegaConf.is_config(node) else node
+    return out
+
+
+@dataclass
+class StepContext:
+    """Everything `Step.run` gets: the config, its task, where inputs are and where to write."""
+    cfg: DictConfig
+    task: "Task"
+    out_dir: Path                     # temporary: renamed to the artifact path on success
+    inputs: dict[str, Path]           # input name -> finished upstream artifact directory
+    run_dir: Path | None = None
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("nmframe.step"))
+    metrics: dict[str, Any] = field(default_factory=dict)
+    tracker: Any = None
+
+    @property
+    def params(self) -> dict:
+        return self.task.params
+
+    def log_metrics(self, values: dict[str, Any]) -> None:
+        """Record metrics: saved in the artifact's metrics.json and sent to the tracker (wandb)."""
+        self.metrics.update(values)
+        if self.tracker is not None:
+            self.tracker.log({f"{self.task.step}/{k}": v for k, v in values.items()
+                              if isinstance(v, (int, float))})
+
+    def write_json(self, name: str, obj: Any) -> Path:
+        path = self.out_dir / name
+        path.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+        return path
+
+
+class Step:
+    """Base class. Subclasses set `name`, `VERSION`, `inputs` and implement `run`."""
+
+    name: str = ""
+    VERSION: str = ""
+    description: str = ""
+    inputs: tuple[str, ...] = ()     # upstream step names (one task each unless tasks() says otherwise)
+    slice_paths: tuple[str, ...] = ()  # config paths whose resolved values define the output
+
+    def tasks(self, cfg: DictConfig, dag: "DagBuilder") -> list[TaskSpec]:
+        return [TaskSpec(params={}, inputs={name: dag.one(name) for name in self.inputs})]
+
+    def config_slice(self, cfg: DictConfig, params: dict) -> dict:
+        return select(cfg, *self.slice_paths)
+
+    def resources(self, cfg: DictConfig, params: dict) -> Resources:
+        return Resources()
+
+    def run(self, ctx: StepContext) -> None:
+        raise NotImplementedError

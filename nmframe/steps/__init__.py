@@ -1,0 +1,2 @@
+"""Built-in steps, one module each. Importing this package registers them."""
+from nmframe.steps import ingest  # noqa: F401
