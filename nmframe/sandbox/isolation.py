@@ -116,11 +116,52 @@ def no_new_privs() -> None:
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
 
 
-def setup_mounts(workdir: str, disk_mb: int, uid: int | None, gid: int | None, shm_mb: int) -> None:
-    """Called by the namespace's init (root, inside the new mount and PID namespaces)."""
+def hidden_ancestor(path: str) -> str | None:
+    """The outermost ancestor of ``path`` that other users cannot traverse, if any."""
+    parts = os.path.abspath(path).strip("/").split("/")
+    cur = ""
+    for part in parts[:-1] if len(parts) > 1 else []:
+        cur += "/" + part
+        try:
+            if not os.stat(cur).st_mode & 0o001:
+                return cur
+        except OSError:
+            return None
+    return None
+
+
+def expose_paths(paths: list[str]) -> list[str]:
+    """Let the unprivileged worker read ``paths`` (the interpreter, its libraries) even when
+    they live under a private directory such as /root: that directory is covered by an empty
+    tmpfs (hiding everything else in it) and each path is bind-mounted back, read-only."""
+    plan: dict[str, list[tuple[str, int]]] = {}
+    for path in paths:
+        if not os.path.isdir(path):
+            continue
+        top = hidden_ancestor(path)
+        if top is None:
+            continue
+        fd = os.open(path, os.O_PATH | os.O_DIRECTORY)
+        plan.setdefault(top, []).append((path, fd))
+    for top, items in plan.items():
+        mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
+        for path, fd in items:
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+            os.close(fd)
+        set_mount_readonly(top, recursive=True)
+    return sorted(plan)
+
+
+def setup_mounts(workdir: str, disk_mb: int, uid: int | None, gid: int | None, shm_mb: int,
+                 expose: list[str] = ()) -> list[str]:
+    """Called by the namespace's init (root, inside the new mount and PID namespaces).
+
+    Returns the private directories that were covered to expose ``expose``."""
     mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing propagates back to the host
     set_mount_readonly("/", recursive=True)
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    covered = expose_paths(list(expose)) if uid is not None else []
     owner = "" if uid is None else f",uid={uid},gid={gid}"
     # Empty read-only tmpfs over the world-writable and socket-holding directories.
     for path in ("/tmp", "/var/tmp", "/run"):
@@ -134,6 +175,7 @@ def setup_mounts(workdir: str, disk_mb: int, uid: int | None, gid: int | None, s
     if shm_mb > 0 and os.path.isdir("/dev/shm") and not os.path.islink("/dev/shm"):
         # multiprocessing needs a writable /dev/shm; give it a small private one.
         mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, f"size={int(shm_mb)}m,mode=1777")
+    return covered
 
 
 def apply_limits(memory_mb: int, cpu_soft: int, cpu_hard: int, max_processes: int, max_file_mb: int,

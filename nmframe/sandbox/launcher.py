@@ -79,13 +79,22 @@ def _init_main(cfg: dict, info: dict, rfd: int, wfd: int) -> None:
     try:
         if info["mountns"]:
             try:
-                isolation.setup_mounts(cfg["workdir"], cfg["disk_mb"], cfg.get("uid"), cfg.get("gid"),
-                                       cfg["shm_mb"])
+                info["covered"] = isolation.setup_mounts(cfg["workdir"], cfg["disk_mb"], cfg.get("uid"),
+                                                         cfg.get("gid"), cfg["shm_mb"], cfg.get("expose", []))
             except OSError as exc:
                 info["mountns"] = False
                 info["mount_error"] = str(exc)
         if info["utsns"]:
             isolation.sethostname("sandbox")
+        if not info["mountns"] and cfg.get("uid") is not None:
+            blocked = [p for p in cfg.get("expose", []) if isolation.hidden_ancestor(p)]
+            if blocked:
+                # Without a mount namespace the uid could not even import the standard
+                # library: keep the parent's uid and say so.
+                info["errors"].append(f"not dropping to a dedicated uid: {blocked[0]} is unreadable to it")
+                info["uid"] = None
+                cfg["uid"] = cfg["gid"] = None
+                cfg["reap_strays"] = False
         if not info["mountns"] and cfg.get("uid") is not None:
             os.chown(cfg["workdir"], cfg["uid"], cfg["gid"])
             os.chmod(cfg["workdir"], 0o700)

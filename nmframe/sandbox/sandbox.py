@@ -14,7 +14,7 @@ import threading
 from collections import OrderedDict
 
 from .result import ExecResult
-from .session import Session, SandboxStartError
+from .session import SandboxStartError, Session, interpreter_paths
 
 # Dedicated uids for sessions, one per live session, so RLIMIT_NPROC counts each session's
 # processes alone.  The block depends on the parent's pid so that two sandboxes in different
@@ -113,6 +113,7 @@ class Sandbox:
             "preload": list(preload),
             "env": dict(env or {}),
             "python": python or sys.executable,
+            "expose": interpreter_paths(python or sys.executable),
             "workdir_root": workdir_root,
         }
         self._lock = threading.Lock()

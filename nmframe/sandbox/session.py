@@ -26,11 +26,11 @@ class SandboxStartError(RuntimeError):
 
 
 _SIGNAL_HINTS = {
-    signal.SIGKILL: "killed (SIGKILL: memory, process or CPU hard limit, or the code killed itself)",
-    signal.SIGXCPU: "stopped by the CPU time limit",
+    signal.SIGKILL: "was killed (SIGKILL: a memory, process or CPU limit, or the code killed itself)",
+    signal.SIGXCPU: "was stopped by the CPU time limit",
     signal.SIGSEGV: "crashed (segmentation fault)",
     signal.SIGABRT: "aborted",
-    signal.SIGXFSZ: "stopped by the file size limit",
+    signal.SIGXFSZ: "was stopped by the file size limit",
 }
 
 
@@ -43,11 +43,26 @@ def describe_exit(code: int | None) -> str:
             name = signal.Signals(sig).name
         except ValueError:
             name = f"signal {sig}"
-        hint = _SIGNAL_HINTS.get(sig, f"killed by {name}")
-        return f"The Python process was {hint}."
+        hint = _SIGNAL_HINTS.get(sig, f"was killed by {name}")
+        return f"The Python process {hint}."
     if code == 3:
         return "The Python process ran out of memory."
     return f"The Python process exited with code {code}."
+
+
+def interpreter_paths(python: str) -> list[str]:
+    """Directories a worker must be able to read: the interpreter's prefixes and sys.path."""
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+             os.path.dirname(os.path.realpath(python))}
+    paths.update(p for p in sys.path if p and os.path.isabs(p) and os.path.isdir(p))
+    pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    paths.add(pkg_root)
+    # Keep only outermost entries: a bind of a directory carries its subdirectories.
+    out: list[str] = []
+    for p in sorted(os.path.realpath(p) for p in paths):
+        if not any(p == q or p.startswith(q.rstrip("/") + "/") for q in out):
+            out.append(p)
+    return out
 
 
 def minimal_env(workdir: str, extra: dict | None = None) -> dict:
