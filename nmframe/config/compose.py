@@ -50,29 +50,15 @@ def group_choices(extra_dirs: list[Path] | None = None) -> dict[str, list[str]]:
     return {g: sorted(v) for g, v in out.items()}
 
 
-def _schema_at(path: list[str]):
-    node = NmConfig
-    for part in path:
-        if not is_dataclass(node):
-            return None
-        match = {f.name: f for f in fields(node)}.get(part)
-        if match is None:
-            return None
-        node = match.type if not isinstance(match.type, str) else None
-        if node is None:
-            # postponed annotations: resolve by default factory
-            default = match.default_factory() if match.default_factory is not None else match.default  # type: ignore[misc]
-            node = type(default) if is_dataclass(default) else None
-    return node
-
-
 def _keys_of(path: list[str]) -> list[str]:
     from nmframe.config import schema as S
 
     group_types = {"pipeline": S.PipelineConfig, "source": S.SourceConfig, "ingest": S.IngestConfig,
                    "mode": S.ModeConfig, "tir": S.TirConfig, "buckets": S.BucketsConfig, "model": S.ModelConfig,
                    "parallelism": S.ParallelismConfig, "teacher": S.TeacherConfig, "trainer": S.TrainerConfig,
-                   "launcher": S.LauncherConfig, "tracking": S.TrackingConfig, "paths": S.PathsConfig}
+                   "launcher": S.LauncherConfig, "tracking": S.TrackingConfig, "paths": S.PathsConfig,
+                   "generate": S.GenerateConfig, "answers": S.AnswersConfig, "filters": S.FiltersConfig,
+                   "sft": S.SftConfig, "evaluate": S.EvaluateConfig}
     node = NmConfig if not path else group_types.get(path[0])
     if path[1:2] == ["slurm"] and path[0] == "launcher":
         node = S.SlurmConfig

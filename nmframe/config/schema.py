@@ -17,6 +17,9 @@ from typing import Dict, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from nmframe.config.sections import (AnswersConfig, EvaluateConfig, FiltersConfig, GenerateConfig,
+                                     SftConfig)
+
 
 class Effort(str, enum.Enum):
     high = "high"
@@ -281,6 +284,11 @@ class NmConfig:
     launcher: LauncherConfig = MISSING
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
+    generate: GenerateConfig = field(default_factory=GenerateConfig)
+    answers: AnswersConfig = field(default_factory=AnswersConfig)
+    filters: FiltersConfig = field(default_factory=FiltersConfig)
+    sft: SftConfig = field(default_factory=SftConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
 
 
 GROUP_SCHEMAS = {
