@@ -91,7 +91,12 @@ class SlurmOptions:
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "SlurmOptions":
-        return cls(**(d or {}))
+        """From a profile/config mapping; unknown keys are an error (a typo must not be ignored)."""
+        d = dict(d or {})
+        for name in ("setup", "additional"):
+            if d.get(name, 0) is None:
+                del d[name]
+        return cls(**d)
 
 
 class TaskCommand(CommandFunction):
