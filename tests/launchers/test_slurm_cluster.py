@@ -1,12 +1,14 @@
 """The Slurm launcher against a real cluster (`launchers/slurm/local-cluster.sh` brings one up).
 
 These tests submit real jobs: a dependency chain, a sweep submitted as a job array with a
-fan-in task, a failing task and a job cancelled with `scancel`. Each one also checks that the
+fan-in task, a failing task, a job cancelled with `scancel` and a Ctrl-C while waiting (the
+jobs must keep running). Each one also checks that the
 launcher returns within a bounded time, because a launcher that hangs on a dead job is the
 failure that matters most on a cluster. Skipped when `sbatch`/`sinfo` are not on PATH.
 """
 from __future__ import annotations
 
+import _thread
 import subprocess
 import threading
 import time
@@ -140,3 +142,30 @@ def test_scancel_is_reported_cancelled(tmp_path):
     assert not (tmp_path / "must_not_exist").exists()
     assert elapsed < 60
     assert time.monotonic() - cancelled_at[0] < 30  # returned soon after the cancellation
+
+
+def test_interrupt_leaves_jobs_running(tmp_path, capsys):
+    started = tmp_path / "started"
+    long = _planned(tmp_path, "longrun", "7" * 16, f"touch {started}; sleep 600")
+
+    def interrupt_when_started():
+        deadline = time.monotonic() + 60
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        _thread.interrupt_main()  # what Ctrl-C does to the waiting launcher
+
+    threading.Thread(target=interrupt_when_started, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        _launch(ExecutionPlan(run_dir=tmp_path, tasks=[long]))
+    job_id = subprocess.run(["squeue", "-h", "-n", long.task.slug, "-o", "%i"],
+                            capture_output=True, text=True).stdout.strip()
+    try:
+        assert job_id, "the job should still be in the queue"
+        state = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T"],
+                               capture_output=True, text=True).stdout.strip()
+        assert state == "RUNNING"
+        err = capsys.readouterr().err
+        assert "keep running" in err
+        assert f"scancel {job_id}" in err and f"squeue -j {job_id}" in err
+    finally:
+        subprocess.run(["scancel", job_id], check=False)
