@@ -20,8 +20,9 @@ Procedure, deterministic and cheap:
    cost at most k*(k-1)/2 comparisons, and plain numbers never reach math-verify.
    (Equivalence need not be transitive; comparing with the representative keeps the
    result independent of how comparisons are scheduled.)
-4. A class's representative is its most frequent normal form (ties: the one that
-   appeared first), given as the first raw answer with that form.
+4. A class's representative is its most frequent spelling (the answer string with
+   surrounding spaces removed; ties: the spelling that appeared first), so
+   ``["016", "16", "16"]`` is represented by ``"16"``.
 5. The winner is the class with the most votes; among tied classes, the one whose first
    member appears earliest in the input.
 """
@@ -86,8 +87,11 @@ def majority_vote(
     result: list[tuple[str, int, list[int]]] = []
     for cls in classes:
         members = sorted(i for form in cls for i in groups[form])
-        best = max(cls, key=lambda f: (len(groups[f]), -groups[f][0]))
-        result.append((answers[groups[best][0]], len(members), members))  # type: ignore[arg-type]
+        spellings: dict[str, list[int]] = {}
+        for i in members:
+            spellings.setdefault(answers[i].strip(), []).append(i)  # type: ignore[union-attr]
+        rep = max(spellings, key=lambda s: (len(spellings[s]), -spellings[s][0]))
+        result.append((rep, len(members), members))
     if not result:
         return MajorityResult(None, 0, [])
     # classes are already in order of first appearance, so max() keeps the earliest on ties
