@@ -1,0 +1,66 @@
+"""Per-stage step-time and GPU-hour model for dense and MoE transformers.
+
+Used to choose per-stage parallelism, to budget a schedule in GPU-hours, and to check the
+recipe's timing claims (bucketed schedule vs one 128K stage). See :mod:`.model` for the
+formulas and :mod:`.paper` for the paper's settings.
+"""
+
+from .model import (
+    H100,
+    PRESETS,
+    QWEN3_8B,
+    QWEN3_30B_A3B,
+    CostModel,
+    Efficiency,
+    Hardware,
+    ModelShape,
+    Parallelism,
+    ScheduleEstimate,
+    Stage,
+    StageEstimate,
+    StepBreakdown,
+    calibrate,
+    gpu_hours,
+)
+from .paper import (
+    PAPER_EPOCHS,
+    PAPER_GLOBAL_BATCH,
+    PAPER_GPUS,
+    PAPER_PARALLELISM,
+    PAPER_STEP_TIME_16K,
+    PaperComparison,
+    full_context_stages,
+    paper_comparison,
+    paper_parallelism,
+    paper_stages,
+    stage_for,
+)
+
+__all__ = [
+    "H100",
+    "PRESETS",
+    "QWEN3_8B",
+    "QWEN3_30B_A3B",
+    "CostModel",
+    "Efficiency",
+    "Hardware",
+    "ModelShape",
+    "Parallelism",
+    "ScheduleEstimate",
+    "Stage",
+    "StageEstimate",
+    "StepBreakdown",
+    "calibrate",
+    "gpu_hours",
+    "PAPER_EPOCHS",
+    "PAPER_GLOBAL_BATCH",
+    "PAPER_GPUS",
+    "PAPER_PARALLELISM",
+    "PAPER_STEP_TIME_16K",
+    "PaperComparison",
+    "full_context_stages",
+    "paper_comparison",
+    "paper_parallelism",
+    "paper_stages",
+    "stage_for",
+]
