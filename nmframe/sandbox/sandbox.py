@@ -57,6 +57,10 @@ class Sandbox:
     (cap on stdout and on stderr, each).  ``namespaces=False`` skips the kernel namespaces
     (then only the best-effort in-process guard stands between the code and the network and
     file system: see ``isolation``).  ``require_isolation=True`` refuses to run without them.
+
+    Memory is bounded per process, so one session can hold at most about
+    ``memory_mb * max_processes``; bound the total across sessions with the cgroup the whole
+    job runs in (a Slurm job's memory cgroup, a systemd slice), which the sandboxes inherit.
     """
 
     def __init__(
@@ -64,7 +68,7 @@ class Sandbox:
         max_sessions: int = 64,
         memory_mb: int = 2048,
         cpu_seconds: float | None = None,
-        max_processes: int = 64,
+        max_processes: int = 32,
         max_file_mb: int = 64,
         output_chars: int = 1000,
         default_timeout: float = 10.0,
