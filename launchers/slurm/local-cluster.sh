@@ -40,7 +40,9 @@ pid_alive() {
   local f=$1 name=$2 p
   [ -s "$f" ] || return 1
   p=$(cat "$f" 2>/dev/null) || return 1
-  [ -n "$p" ] && [ -r "/proc/$p/comm" ] && [ "$(cat "/proc/$p/comm")" = "$name" ]
+  [ -n "$p" ] && [ -r "/proc/$p/comm" ] && [ "$(cat "/proc/$p/comm")" = "$name" ] || return 1
+  # a killed daemon can linger as a zombie where PID 1 does not reap (containers)
+  [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ]
 }
 
 # wait_for SECONDS DESCRIPTION COMMAND...: poll COMMAND until it succeeds, or fail loudly.

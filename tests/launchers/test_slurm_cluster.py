@@ -2,9 +2,9 @@
 
 These tests submit real jobs: a dependency chain, a sweep submitted as a job array with a
 fan-in task, a failing task, a job cancelled with `scancel` and a Ctrl-C while waiting (the
-jobs must keep running). Each one also checks that the
-launcher returns within a bounded time, because a launcher that hangs on a dead job is the
-failure that matters most on a cluster. Skipped when `sbatch`/`sinfo` are not on PATH.
+jobs must keep running). Each one also checks that the launcher returns within a bounded time,
+because a launcher that hangs on a dead job is the failure that matters most on a cluster.
+Skipped when `sbatch`/`sinfo` are not on PATH.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from nmframe.launch.slurm import SlurmLauncher, SlurmOptions
 
 pytestmark = pytest.mark.slurm
 
-FAST = SlurmOptions(poll_interval_s=0.5, time_min=5)
+FAST = SlurmOptions(poll_interval_s=0.5, time_min=5, mem_gb=1)
 
 
 def _task(step: str, key: str, params: dict | None = None, deps: tuple = ()) -> Task:
@@ -44,9 +44,9 @@ def _launch(plan: ExecutionPlan, options: SlurmOptions = FAST):
     return outcomes, time.monotonic() - t0
 
 
-def _job_name(job_id: str) -> str:
+def _squeue(job_id: str, fmt: str) -> str:
     """From the controller (which keeps ended jobs for a few minutes): accounting may lag."""
-    out = subprocess.run(["squeue", "-h", "--states=all", "-o", "%j", "-j", job_id],
+    out = subprocess.run(["squeue", "-h", "--states=all", "-o", fmt, "-j", job_id],
                          capture_output=True, text=True, check=True).stdout
     return out.strip()
 
@@ -69,8 +69,10 @@ def test_two_step_dependency(tmp_path):
     # the task logs hold the commands' stdout and stderr; the job names are the task slugs
     assert (tmp_path / "logs" / f"{a.task.slug}.log").read_text() == "produced\n"
     assert (tmp_path / "logs" / f"{b.task.slug}.log").read_text() == "consumed\n"
-    assert _job_name(oa.job_id) == a.task.slug
-    assert _job_name(ob.job_id) == b.task.slug
+    assert _squeue(oa.job_id, "%j") == a.task.slug
+    assert _squeue(ob.job_id, "%j") == b.task.slug
+    # resources: the task's cpus/time, the options' memory
+    assert _squeue(oa.job_id, "%C|%l|%m") == "1|5:00|1G"
     assert (tmp_path / "slurm").is_dir()  # submitit's folder defaults to <run_dir>/slurm
     assert elapsed < 60
 
