@@ -26,6 +26,7 @@ packing. Nothing is ever truncated here.
 from __future__ import annotations
 
 import bisect
+import gc
 import math
 from collections.abc import Sequence
 
@@ -108,6 +109,17 @@ def check_packing(
         raise AssertionError(f"bin {j} holds {int(loads[j])} > capacity {capacity}")
 
 
+def _stable_argsort(keys: np.ndarray, max_key: int) -> np.ndarray:
+    """Stable argsort of non-negative integer keys as 16-bit radix passes (O(n) per pass)."""
+    if max_key < 1 << 16:
+        return np.argsort(keys.astype(np.uint16), kind="stable")
+    if max_key < 1 << 32:
+        k = keys.astype(np.uint32)
+        o = np.argsort((k & 0xFFFF).astype(np.uint16), kind="stable")
+        return o[np.argsort((k[o] >> 16).astype(np.uint16), kind="stable")]
+    return np.argsort(keys, kind="stable")
+
+
 def pack(
     lengths: Sequence[int] | np.ndarray, capacity: int, *, multiple: int = 1
 ) -> list[list[int]]:
@@ -150,7 +162,7 @@ def pack(
             "drop over-long traces before packing (they are never truncated)"
         )
 
-    order = np.argsort(-arr, kind="stable")  # decreasing length, ties by index
+    order = _stable_argsort(capacity - arr, capacity)  # decreasing length, ties by index
     sorted_vals = arr[order]
     cut = np.flatnonzero(sorted_vals[1:] != sorted_vals[:-1]) + 1
     run_starts = np.concatenate(([0], cut)).tolist()
@@ -223,11 +235,19 @@ def pack(
                 add(part_rem, moved_part)
 
     # Group item indices by bin; within a bin keep the decreasing-length order.
-    perm = np.argsort(bin_of_sorted, kind="stable")
+    perm = _stable_argsort(bin_of_sorted, n_bins)
     items = order[perm].tolist()
     sizes = np.bincount(bin_of_sorted, minlength=n_bins)
     bounds = np.concatenate(([0], np.cumsum(sizes))).tolist()
-    return [items[bounds[b] : bounds[b + 1]] for b in range(n_bins)]
+    # Millions of small lists would trigger the cyclic collector over and over; they hold no
+    # cycles, so collection is paused while they are built.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return [items[bounds[b] : bounds[b + 1]] for b in range(n_bins)]
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def packing_summary(lengths: Sequence[int] | np.ndarray, bins: Sequence[Sequence[int]], capacity: int) -> dict:

@@ -42,25 +42,39 @@ def _attn_impl(model) -> str:
     return getattr(model.config, "_attn_implementation", None) or "eager"
 
 
-def packed_loss(model, batch: PackedBatch, *, mode: str = "mask") -> tuple[torch.Tensor, int]:
-    """Summed loss and number of target tokens of one packed sequence.
+def packed_loss(
+    model, batch: PackedBatch | Sequence[PackedBatch], *, mode: str = "mask"
+) -> tuple[torch.Tensor, int]:
+    """Summed loss and number of target tokens of one packed sequence, or of several.
 
     Args:
         model: a transformers ``*ForCausalLM`` (e.g. Qwen3) on any device.
-        batch: output of :func:`nmframe.packing.packed_batch`.
+        batch: output of :func:`nmframe.packing.packed_batch`, or a list of them of equal
+            length (pad them to a common ``pad_multiple``), run as one ``[B, L]`` batch.
         mode: ``"mask"`` (explicit 4D block-diagonal mask) or ``"position_ids"`` (let
             transformers infer the sample boundaries from the position restarts).
     """
+    batches = [batch] if isinstance(batch, PackedBatch) else list(batch)
+    if not batches:
+        raise ValueError("no packed sequences")
+    if len({b.length for b in batches}) != 1:
+        raise ValueError(f"packed sequences differ in length: {sorted({b.length for b in batches})}")
     device = next(model.parameters()).device
-    t = batch.to_torch(device)
-    kwargs = {"input_ids": t["input_ids"], "position_ids": t["position_ids"], "use_cache": False}
+    ts = [b.to_torch(device) for b in batches]
+    input_ids = torch.cat([t["input_ids"] for t in ts])
+    position_ids = torch.cat([t["position_ids"] for t in ts])
+    shift_labels = torch.cat([t["shift_labels"] for t in ts])
+    kwargs = {"input_ids": input_ids, "position_ids": position_ids, "use_cache": False}
     if mode == "mask":
         dtype = next(model.parameters()).dtype
-        kwargs["attention_mask"] = hf_attention_mask(batch.cu_seqlens, _attn_impl(model), dtype, device=device)
+        impl = _attn_impl(model)
+        kwargs["attention_mask"] = torch.cat(
+            [hf_attention_mask(b.cu_seqlens, impl, dtype, device=device) for b in batches]
+        )
     elif mode != "position_ids":
         raise ValueError(f"mode must be 'mask' or 'position_ids', got {mode!r}")
     logits = model(**kwargs).logits
-    return summed_ce(logits, t["shift_labels"])
+    return summed_ce(logits, shift_labels)
 
 
 def _shifted(ids: np.ndarray, mask: np.ndarray | None) -> np.ndarray:

@@ -149,14 +149,19 @@ def test_deterministic():
 
 
 @pytest.mark.slow
-def test_speed_1p5m_lengths():
-    x = paper_length_distribution(1_500_000, seed=1)
-    x = x[x <= 16_384]
+def test_speed_paper_scale_7p5m_lengths():
+    x = paper_length_distribution(7_500_000, seed=1)
+    b = assign_buckets(x)
     t = time.perf_counter()
-    bins = pack(x, 16_384)
+    n_bins = 0
+    for i, cap in enumerate(PAPER_EDGES):
+        sel = x[b == i]
+        bins = pack(sel, cap)
+        assert len(bins) <= 1.01 * lower_bound(sel, cap)
+        n_bins += len(bins)
     dt = time.perf_counter() - t
-    assert len(bins) <= 1.01 * lower_bound(x, 16_384)
-    assert dt < 10.0, f"packing {x.size} lengths took {dt:.1f} s"
+    assert 2_600_000 < n_bins < 2_700_000
+    assert dt < 20.0, f"packing 7.5M lengths took {dt:.1f} s"
 
 
 # --- packed sequences ------------------------------------------------------------------------

@@ -96,3 +96,18 @@ def test_float32_within_tolerance():
     ref = sum(sample_loss(model, s, m)[0].item() for s, m in zip(samples, masks))
     loss, _ = packed_loss(model, packed_batch(samples, masks, pad_multiple=16))
     assert loss.item() == pytest.approx(ref, abs=1e-4)
+
+
+def test_several_packed_sequences_in_one_batch():
+    model = tiny_qwen3("sdpa")
+    samples, masks = samples_and_masks()
+    ref = sum(sample_loss(model, s, m)[0].item() for s, m in zip(samples, masks))
+    bins = [[0, 1], [2, 3, 4]]
+    pbs = [packed_batch([samples[i] for i in b], [masks[i] for i in b], pad_multiple=48) for b in bins]
+    assert [p.length for p in pbs] == [48, 48]
+    for mode in ("mask", "position_ids"):
+        loss, n = packed_loss(model, pbs, mode=mode)
+        assert n == 50
+        assert loss.item() == pytest.approx(ref, abs=1e-5)
+    with pytest.raises(ValueError, match="differ in length"):
+        packed_loss(model, [pbs[0], packed_batch(samples[:1], pad_multiple=16)])
