@@ -144,3 +144,22 @@ def test_paper_comparison_reproduces_16k_step_times():
     assert cmp_.full_gpu_hours > cmp_.bucketed_gpu_hours
     assert "paper 18.0 / 25.0" in cmp_.summary()
     assert paper_parallelism(QWEN3_30B_A3B, 16_384) == Parallelism(gpus=256, tp=4, cp=2, ep=4, etp=1)
+
+
+def test_stage_from_lengths_uses_bin_composition():
+    from nmframe.packing import pack
+
+    lengths = [8_000, 8_000, 4_000, 4_000, 16_000]
+    par = Parallelism(gpus=8, tp=2, cp=2)
+    bins = pack(lengths, 16_384)
+    assert len(bins) == 3
+    s = Stage.from_lengths("s", lengths, 16_384, par, global_batch=5, epochs=2.0, bins=bins)
+    assert s.steps == 2.0 and s.tokens_per_step == 40_000
+    assert s.sum_sq_per_step == pytest.approx(2 * 8_000**2 + 2 * 4_000**2 + 16_000**2)
+    assert s.utilisation == pytest.approx(40_000 / (3 * 16_384))
+    packed = Stage.from_lengths("s", lengths, 16_384, par, global_batch=5, bins=bins, attention="per_bin")
+    # bins [16000], [8000, 8000], [4000, 4000]: dense attention over each packed sequence
+    assert packed.sum_sq_per_step == pytest.approx(2 * 16_000**2 + 8_000**2)
+    full = Stage(name="f", context=16_384, parallel=par, steps=1, tokens_per_step=40_000)
+    cm = CostModel(QWEN3_8B)
+    assert cm.step_time(full).attn_s > cm.step_time(packed).attn_s > cm.step_time(s).attn_s
