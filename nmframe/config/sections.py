@@ -12,24 +12,62 @@ from typing import List, Optional
 @dataclass
 class GenerateConfig:
     shards: int = 1                   # problems are split into this many shards, one task each
-    max_problems: Optional[int] = None  # cap for smoke runs
+    max_problems: Optional[int] = None  # cap for smoke runs (the first N problems of ingest)
+    seed: int = 0                     # base of the per-sample engine seeds
+    batch_size: int = 64              # samples per tool-loop batch (one backend call per round)
+    max_model_len: Optional[int] = None  # engine/server context (None: the model's own)
+    tool_workers: int = 8             # sandbox executions run in parallel within a round
+    sandbox_sessions: int = 256       # live Python sessions per task
+    sandbox_memory_mb: int = 2048     # address-space limit of each session
+    count_teacher_tokens: bool = True  # exact o200k counts of prompt and completion in records
+    fsync: bool = True                # fsync every record (a kill loses at most the sample in flight)
+    request_timeout_s: float = 7200.0  # one HTTP completion (openai backend)
+    retry_backoff_s: float = 1.0      # first retry delay, doubled per retry
+    retry_backoff_max_s: float = 60.0
+    api_key_env: Optional[str] = None  # environment variable holding the endpoint's API key
+    server_port: Optional[int] = None  # port of the task's own vllm serve (None: a free one)
+    server_start_timeout_s: float = 1800.0
+    server_args: List[str] = field(default_factory=list)  # extra `vllm serve` arguments
+    gpu_memory_utilization: float = 0.9
+    cpus: int = 8                     # CPUs per task (tool sessions run there)
+    mem_gb: Optional[int] = None
+    time_min: int = 1440
 
 
 @dataclass
 class AnswersConfig:
     grade_timeout_s: float = 5.0
     workers: Optional[int] = None     # grading processes (default: all cores)
+    samples_step: str = "generate"    # the step whose samples.jsonl feed validation and the filters
+    validate_mode: str = "high"       # reasoning effort of the samples that validate answers (paper: high)
+    judge: Optional[str] = None       # LLM judge of agreement, "module:factory" (factory(cfg) -> callable(prompt) -> reply); None: math-verify only
+    judge_max_answers: int = 4        # distinct unconfirmed answers per problem shown to the judge
 
 
 @dataclass
 class FiltersConfig:
     trivial_threshold: float = 0.8
     trivial_strict: bool = True       # remove when pass rate > threshold (False: >=)
+    trivial_mode: str = "low"         # reasoning effort of the attempts that decide triviality (paper: low)
+    trivial_source: str = "auto"      # samples | metadata (released rows' reason_low_*_tool) | auto (samples if generated)
+    keep_ungraded: bool = False       # correctness filter: keep traces the grader could not decide
+    classify_method: str = "heuristic"  # heuristic | llm
+    classifier: Optional[str] = None  # LLM classifier "module:factory" (needed by classify_method=llm)
+    classify_remove: List[str] = field(default_factory=lambda: ["invalid", "multiple_choice", "proof", "yes_no"])
+    decontam_benchmarks: List[str] = field(default_factory=lambda: ["pkg://benchmarks/comp-math-24-25.jsonl"])
+    decontam_ngram: int = 13          # word n-gram size
+    decontam_min_shared: int = 1      # shared n-grams that make a candidate
+    decontam_llm: Optional[str] = None  # LLM confirmation "module:factory"; None: n-gram overlap decides
 
 
 @dataclass
 class SftConfig:
     template: str = "harmony"         # harmony (the teacher's format, as the paper) | chat (student template)
+    input_step: str = "filter_correct"  # the step whose artifacts hold the traces to train on
+    workers: Optional[int] = None     # tokenizer processes (default: all cores)
+    parallel_min_traces: int = 2000   # fewer traces are tokenized in-process
+    pack_seed: int = 0                # shuffle of each epoch before packing into global batches
+    checkpoint_every: int = 50        # mid-stage checkpoint interval in steps (resume after a kill)
 
 
 @dataclass

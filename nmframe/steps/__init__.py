@@ -1,2 +1,3 @@
 """Built-in steps, one module each. Importing this package registers them."""
 from nmframe.steps import ingest  # noqa: F401
+from nmframe.steps import generate  # noqa: F401
