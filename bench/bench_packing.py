@@ -126,7 +126,8 @@ def bench_costmodel(n: int, seed: int) -> None:
     x = paper_length_distribution(n, seed)
     t = time.perf_counter()
     cmp_ = paper_comparison(x, seed=seed)
-    print(f"\n[cost model] Qwen3-30B-A3B, 256 GPUs, global batch 2048 samples, 2 epochs ({time.perf_counter() - t:.1f} s)")
+    dt = time.perf_counter() - t
+    print(f"\n[cost model] Qwen3-30B-A3B, 256 GPUs, global batch 2048 samples, 2 epochs ({dt:.1f} s)")
     print(cmp_.summary())
     cm = CostModel(QWEN3_30B_A3B, efficiency=cmp_.calibrated)
     print("\nbucketed schedule (fitted constants, per-sample attention):")

@@ -62,6 +62,7 @@ __all__ = [
     "QWEN3_30B_A3B",
     "PRESETS",
     "H100",
+    "gpu_hours",
 ]
 
 BYTES_ACT = 2  # bf16 activations
@@ -436,7 +437,9 @@ class CostModel:
         return replace(self, efficiency=calibrate(measured, self, fit=fit))
 
 
-def calibrate(measured: Sequence[tuple[Stage, float]], model: CostModel | ModelShape, *, fit: str = "auto") -> Efficiency:
+def calibrate(
+    measured: Sequence[tuple[Stage, float]], model: CostModel | ModelShape, *, fit: str = "auto"
+) -> Efficiency:
     """Least-squares fit of the efficiency constants to measured step times.
 
     The step time is linear in ``(1/e_linear, 1/e_attn, c_comm)`` (divided by the pipeline
@@ -501,5 +504,3 @@ def calibrate(measured: Sequence[tuple[Stage, float]], model: CostModel | ModelS
 def gpu_hours(seconds: float, gpus: int) -> float:
     return seconds * gpus / 3600.0
 
-
-__all__.append("gpu_hours")

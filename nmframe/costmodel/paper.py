@@ -22,10 +22,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nmframe.buckets import PAPER_EDGES, assign_buckets, final_stage_mix, DEFAULT_MIX_FRACTION
+from nmframe.buckets import (
+    DEFAULT_MIX_FRACTION,
+    PAPER_EDGES,
+    assign_buckets,
+    final_stage_mix,
+)
 from nmframe.packing import bin_loads, pack
 
-from .model import QWEN3_8B, QWEN3_30B_A3B, CostModel, Efficiency, ModelShape, Parallelism, Stage
+from .model import (
+    QWEN3_8B,
+    QWEN3_30B_A3B,
+    CostModel,
+    Efficiency,
+    ModelShape,
+    Parallelism,
+    Stage,
+)
 
 __all__ = [
     "PAPER_GPUS",
@@ -209,13 +222,13 @@ class PaperComparison:
         e = self.calibrated
         return "\n".join(
             [
-                f"16K bucket, s/step (16K par TP4 CP2 EP4 / 128K par TP4 CP8 EP8): paper 18.0 / 25.0",
+                "16K bucket, s/step (16K par TP4 CP2 EP4 / 128K par TP4 CP8 EP8): paper 18.0 / 25.0",
                 f"  model, default constants : {u[0]:.1f} / {u[1]:.1f}  (ratio {u[1] / u[0]:.2f}, paper 1.39)",
-                f"  model, fitted to paper   : {c[0]:.1f} / {c[1]:.1f}  (e_compute={e.linear:.3f}, c_comm={e.comm:.2f}, "
-                f"MFU {self.mfu_16k:.1%})",
-                f"schedule, per-sample attention: bucketed {self.bucketed_hours:.1f} h ({self.bucketed_gpu_hours:,.0f} GPU-h)"
-                f" vs all@128K {self.full_hours:.1f} h ({self.full_gpu_hours:,.0f} GPU-h): speedup {self.speedup:.2f}x"
-                f" (paper 2-3x)",
+                f"  model, fitted to paper   : {c[0]:.1f} / {c[1]:.1f}  (e_compute={e.linear:.3f}, "
+                f"c_comm={e.comm:.2f}, MFU {self.mfu_16k:.1%})",
+                f"schedule, per-sample attention: bucketed {self.bucketed_hours:.1f} h "
+                f"({self.bucketed_gpu_hours:,.0f} GPU-h) vs all@128K {self.full_hours:.1f} h "
+                f"({self.full_gpu_hours:,.0f} GPU-h): speedup {self.speedup:.2f}x (paper 2-3x)",
                 f"schedule, attention over whole packed sequences: bucketed {self.bucketed_hours_per_bin:.1f} h vs"
                 f" all@128K {self.full_hours_per_bin:.1f} h: speedup {self.speedup_per_bin:.2f}x",
             ]

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["pack", "lower_bound", "utilisation", "check_packing", "bin_loads"]
+__all__ = ["pack", "lower_bound", "utilisation", "check_packing", "bin_loads", "packing_summary"]
 
 
 def _as_lengths(lengths: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -102,7 +102,8 @@ def check_packing(
         seen[np.asarray(b, dtype=np.int64)] += 1
     if arr.size and not (seen == 1).all():
         bad = np.flatnonzero(seen != 1)
-        raise AssertionError(f"{bad.size} indices not packed exactly once, e.g. index {int(bad[0])} x{int(seen[bad[0]])}")
+        i = int(bad[0])
+        raise AssertionError(f"{bad.size} indices not packed exactly once, e.g. index {i} x{int(seen[i])}")
     loads = bin_loads(bins, arr)
     if loads.size and loads.max() > capacity:
         j = int(loads.argmax())
@@ -261,5 +262,3 @@ def packing_summary(lengths: Sequence[int] | np.ndarray, bins: Sequence[Sequence
         "utilisation": utilisation(bins, lengths, capacity),
     }
 
-
-__all__.append("packing_summary")
