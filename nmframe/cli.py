@@ -99,7 +99,7 @@ def print_plan(plan, show_cfg: bool = False) -> None:
             console.print(OmegaConf.to_yaml(cfg), markup=False)
     table = Table(title=f"plan: {plan.cfg.name} ({len(plan.points)} point{'s' if len(plan.points) > 1 else ''})")
     for col in ("#", "step", "params", "key", "state", "resources", "GPU-h (max)", "after"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col in ("key", "step", "state"), overflow="fold")
     index = {e.task.key: i for i, e in enumerate(plan.entries, start=1)}
     total_gpu_h = 0.0
     for i, e in enumerate(plan.entries, start=1):

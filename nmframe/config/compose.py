@@ -104,7 +104,12 @@ def explain(exc: BaseException) -> str:
                 out += f" (did you mean '{'.'.join(parts[:-1] + hint)}'?)"
             return out
         return f"{full_key}: {msg}" if full_key else msg
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if text.startswith("Error parsing override"):
+        cause = next((str(c).splitlines()[0] for c in chain[1:] if str(c)), "")
+        text += f": {cause}" if cause else ""
+        text += " (keys must start with a letter; quote values with spaces: key='a b')"
+    return text
 
 
 def _absolutize(cfg: DictConfig) -> None:

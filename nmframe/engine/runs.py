@@ -101,4 +101,5 @@ class RunDir:
 def list_runs(runs_root: Path) -> list[RunDir]:
     if not runs_root.exists():
         return []
-    return [RunDir(p) for p in sorted(runs_root.iterdir()) if (p / "tasks.json").exists()]
+    runs = [RunDir(p) for p in runs_root.iterdir() if (p / "tasks.json").exists()]
+    return sorted(runs, key=lambda r: (r.info().get("started", 0), r.path.name))

@@ -105,7 +105,7 @@ def to_canonical(row: dict, schema: str, origin: str, default_source: str | None
         if out["expected_answer"] is None:
             raise RowError("benchmark row without 'expected_answer'")
         out["subset"] = row.get("subset_for_metrics")
-        out["data_source"] = default_source or row.get("source") or "benchmark"
+        out["data_source"] = default_source or "benchmark"
         out["id"] = str(row["id"]) if row.get("id") is not None else None
     elif schema == "released":
         out["problem"] = _text(row, "problem")
