@@ -85,7 +85,7 @@ class HfBackend:
             room = self.max_context - len(ids)
             if room <= 0:
                 out[i] = CompletionResult.failed(
-                    f"prompt has {len(ids)} tokens; the model's context is {self.max_context}",
+                    f"prompt is too long: {len(ids)} tokens; the model's maximum context length is {self.max_context} tokens",
                     CONTEXT_OVERFLOW, prompt_tokens=len(ids))
             elif req.max_tokens <= 0:
                 out[i] = CompletionResult(prompt_tokens=len(ids), finish_reason="length")
@@ -179,3 +179,15 @@ def _sample(logits, temperature: float, top_p: float, gen) -> int:
         sorted_p[(cum - sorted_p) > top_p] = 0.0
         probs = torch.zeros_like(probs).scatter_(0, idx, sorted_p)
     return int(torch.multinomial(probs, 1, generator=gen))
+
+
+def save_builtin_teacher(model: str, path) -> "Path":
+    """Write a `builtin:` teacher as a transformers model directory (for vLLM on a GPU node)."""
+    from pathlib import Path
+
+    tok, mdl = load_hf_teacher(model)
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    tok.save_pretrained(path)
+    mdl.save_pretrained(path)
+    return path

@@ -94,7 +94,7 @@ class VllmBackend:
             room = self.max_model_len - n_prompt
             if room <= 0:
                 results[i] = CompletionResult.failed(
-                    f"prompt has {n_prompt} tokens; max_model_len is {self.max_model_len}",
+                    f"prompt is too long: {n_prompt} tokens; the maximum context length is {self.max_model_len} tokens",
                     CONTEXT_OVERFLOW, prompt_tokens=n_prompt)
                 continue
             batch.append(req.prompt)
