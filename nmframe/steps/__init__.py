@@ -1,3 +1,4 @@
 """Built-in steps, one module each. Importing this package registers them."""
 from nmframe.steps import ingest  # noqa: F401
 from nmframe.steps import generate  # noqa: F401
+from nmframe.steps import classify, decontaminate, filter_correct, filter_trivial, validate_answers  # noqa: F401

@@ -1,0 +1,73 @@
+"""validate_answers: decide each problem's expected_answer from its high-mode solutions.
+
+Inputs: the problems (``decontaminate``, else ``classify``, else ``ingest``) and every task of
+``answers.samples_step`` (``generate``) with ``mode = answers.validate_mode`` (``high``: the
+paper's 8 TIR + 8 no-TIR solutions). Rules in :mod:`nmframe.filters.validation`.
+
+Output:
+* ``problems.jsonl``: every input problem, unchanged except the released dataset's three
+  answer fields (``expected_answer``, ``original_expected_answer``,
+  ``changed_answer_to_majority``); problems left without an answer keep ``expected_answer =
+  None`` and are dropped downstream;
+* ``validation.jsonl``: per problem the status (kept / replaced / filled / no_answer /
+  unconfirmed / undecided / no_samples), majority answer and vote counts;
+* ``report.json``: statuses per data_source, judge reply counts, unreadable sample lines.
+"""
+from __future__ import annotations
+
+import collections
+
+from nmframe.datafiles import write_jsonl
+from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
+from nmframe.filters.llm import load_backend
+from nmframe.filters.report import Tally
+from nmframe.filters.samples import answers_by_problem, sample_dirs
+from nmframe.filters.stepio import SAMPLES_PREFIX, problems_upstream, read_problems, report, samples_upstream
+from nmframe.filters.validation import NO_ANSWER, validate_answers
+
+PROBLEM_STEPS = ("decontaminate", "classify", "ingest")
+
+
+@register_step
+class ValidateAnswers(Step):
+    name = "validate_answers"
+    VERSION = "1"
+    description = "keep / replace / fill expected_answer from the majority of high-mode solutions"
+    inputs = (*PROBLEM_STEPS, "generate")
+    slice_paths = ("answers.validate_mode", "answers.grade_timeout_s", "answers.judge")
+
+    def tasks(self, cfg, dag):
+        _, problems = problems_upstream(dag, PROBLEM_STEPS, self.name)
+        samples = samples_upstream(cfg, dag, mode=str(cfg.answers.validate_mode))
+        return [TaskSpec(params={}, inputs={"problems": problems, **samples})]
+
+    def config_slice(self, cfg, params):
+        out = super().config_slice(cfg, params)
+        if cfg.answers.judge:
+            out["answers.judge_max_answers"] = cfg.answers.judge_max_answers
+        return out
+
+    def resources(self, cfg, params):
+        return Resources(cpus=int(cfg.answers.workers or 8), time_min=240, mem_gb=32)
+
+    def run(self, ctx: StepContext) -> None:
+        a = ctx.cfg.answers
+        bad: collections.Counter = collections.Counter()
+        problems = read_problems(ctx.inputs["problems"] / "problems.jsonl", bad)
+        dirs = sample_dirs(ctx.inputs, SAMPLES_PREFIX)
+        answers = answers_by_problem(dirs, bad)
+        judge = load_backend(str(a.judge), ctx.cfg) if a.judge else None
+        results = validate_answers(problems, answers, timeout=float(a.grade_timeout_s), workers=a.workers,
+                                   judge=judge, judge_max_answers=int(a.judge_max_answers))
+        tally, judge_stats = Tally(), collections.Counter()
+        out = []
+        for p, r in zip(problems, results):
+            out.append({**p, **r.fields()})
+            tally.add(p.get("data_source"), r.status != NO_ANSWER and r.expected_answer is not None, r.status)
+            judge_stats.update(r.judge)
+        known = {str(p["id"]) for p in problems}
+        write_jsonl(ctx.out_dir / "problems.jsonl", out)
+        write_jsonl(ctx.out_dir / "validation.jsonl", (r.to_dict() for r in results))
+        report(ctx, tally, sample_tasks=len(dirs), samples=sum(len(v) for v in answers.values()),
+               samples_of_unknown_problems=sum(len(v) for k, v in answers.items() if k not in known),
+               judge_replies=dict(judge_stats), bad_lines=sum(bad.values()), bad_examples=list(bad)[:20])
