@@ -21,3 +21,17 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
         if "slurm" in item.keywords and not has_slurm:
             item.add_marker(pytest.mark.skip(reason="needs a Slurm cluster (sbatch/sinfo not found)"))
+
+
+@pytest.fixture
+def nm_env(tmp_path, monkeypatch):
+    """Outputs under tmp_path, the test-only plugin steps registered (in worker subprocesses too)."""
+    import os
+
+    from tests.helpers import REPO
+
+    monkeypatch.setenv("NMFRAME_PLUGINS", "tests.plugins.nm_test_steps")
+    monkeypatch.setenv("PYTHONPATH", f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    monkeypatch.setenv("NMFRAME_TEST_COUNTER", str(tmp_path / "counter.txt"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -6,7 +6,7 @@ from nmframe.engine.dag import build_dag
 from nmframe.engine.task import compute_key
 from nmframe.steps.ingest import Ingest
 
-from .conftest import base_overrides
+from tests.helpers import base_overrides
 
 
 def keys(tmp_path, *extra):

@@ -13,7 +13,7 @@ from nmframe.engine.artifacts import ArtifactStore, LeaseTimeout
 from nmframe.engine.dag import build_dag
 from nmframe.engine.orchestrate import make_plan, write_run
 
-from .conftest import base_overrides, counter_lines
+from tests.helpers import base_overrides, counter_lines
 
 
 def _wait_for(path, timeout=60):

@@ -9,7 +9,7 @@ from nmframe.cli import main
 from nmframe.datafiles import read_jsonl
 from nmframe.problems import problem_id, to_canonical
 
-from .conftest import base_overrides
+from tests.helpers import base_overrides
 
 
 def _ingest(tmp_path, files, *extra):

@@ -4,7 +4,7 @@ import json
 from nmframe.cli import main
 from nmframe.engine.runs import list_runs
 
-from .conftest import base_overrides, counter_lines
+from tests.helpers import base_overrides, counter_lines
 
 
 def run(tmp_path, *extra, verb="run"):
