@@ -47,7 +47,7 @@ def open_backend(cfg, log_dir: Optional[Path] = None) -> Iterator[Backend]:
                 from nmframe.generation.vllm_backend import import_vllm
                 from nmframe.harmony import ensure_offline_encodings
 
-                import_vllm()
+                import_vllm("teacher.backend=openai with teacher.endpoint=null (a vllm serve started here)")
                 ensure_offline_encodings()
                 port = gen.server_port or free_port()
                 cmd = vllm_serve_command(teacher.model, port, tensor_parallel_size=teacher.tensor_parallel_size,

@@ -97,7 +97,7 @@ class OpenAIBackend:
     def _body(self, req: CompletionRequest, max_tokens: int) -> dict:
         body = {"model": self.model, "prompt": req.prompt, "max_tokens": int(max_tokens),
                 "temperature": req.temperature, "top_p": req.top_p, "n": 1, "stream": False,
-                "stop": list(req.stop), "skip_special_tokens": False,
+                "stop": list(req.stop), "skip_special_tokens": False, "add_special_tokens": False,
                 "include_stop_str_in_output": bool(req.include_stop_str_in_output)}
         if req.seed is not None:
             body["seed"] = int(req.seed)

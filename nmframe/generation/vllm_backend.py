@@ -21,12 +21,12 @@ from nmframe.generation.base import (CONTEXT_OVERFLOW, SERVER_ERROR, BackendUnav
 log = logging.getLogger(__name__)
 
 
-def import_vllm():
+def import_vllm(purpose: str = "teacher.backend=vllm"):
     try:
         import vllm  # noqa: F401
     except ImportError as exc:
         raise BackendUnavailable(
-            "teacher.backend=vllm needs vLLM, which is not installed here; install the GPU extra "
+            f"{purpose} needs vLLM, which is not installed here; install the GPU extra "
             "(pip install 'nmframe[gpu]') on a CUDA machine, or use teacher.backend=openai with an "
             f"endpoint, or teacher.backend=hf on CPU ({type(exc).__name__}: {exc})") from exc
     return vllm

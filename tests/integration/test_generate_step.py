@@ -95,3 +95,27 @@ def test_cpu_run_resumes_from_scratch_and_caches(tmp_path):
     before = (art / "manifest.json").read_text()
     assert main(["run"] + run) == 0
     assert (art / "manifest.json").read_text() == before
+
+
+@pytest.mark.slow
+def test_openai_backend_step_against_a_local_server(tmp_path):
+    from nmframe.cli import main
+    from nmframe.generation import ScriptedBackend
+    from nmframe.generation.http_server import CompletionsServer
+
+    call = ("<|channel|>analysis<|message|>check<|end|><|start|>assistant<|channel|>analysis to=python code"
+            "<|message|>print(40 + 2)<|call|>")
+    final = "<|channel|>final<|message|>\\boxed{42}<|return|>"
+    with CompletionsServer(ScriptedBackend([call, final])) as server:
+        run = BASE + ["tir=on", "teacher.num_samples=1", "generate.max_problems=2", "generate.cpus=1",
+                      "teacher.backend=openai", f"teacher.endpoint={server.endpoint}", "teacher.max_concurrency=2",
+                      f"paths.outputs={tmp_path}"]
+        assert main(["run"] + run) == 0
+    (art,) = [d for d in (tmp_path / "artifacts" / "generate").iterdir() if (d / "manifest.json").exists()]
+    recs = [json.loads(line) for line in (art / "samples.jsonl").read_text().splitlines()]
+    assert len(recs) == 2 and server.requests == 4 and server.max_in_flight <= 2
+    for r in recs:
+        assert r["backend"] == "openai" and r["num_tool_calls"] == 1 and r["final_answer"] == "42"
+        assert r["messages"][2] == {"role": "tool", "content": "42", "tool_call_id": "call_0",
+                                    "name": "stateful_python_code_exec"}
+        assert r["sandbox"]["ok"] == 1 and r["finish_reason"] == "stop"
