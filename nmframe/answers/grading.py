@@ -10,8 +10,14 @@ Order of decisions for one pair (first that applies):
    fractions, "fast-path numeric" (``0.5`` = ``1/2``, ``016`` = ``16``).
 4. both worded answers with the same words (``\\text{No solution}`` / ``no solution``)
    -> correct, "fast-path text".
-5. the verdict cache.
-6. math-verify with guards (:mod:`.mv_judge`) in a worker process with a per-item
+5. both tuples / intervals / sets of exact numbers (:mod:`.tuples`) -> decided,
+   "fast-path structure".
+6. both simple arithmetic (:mod:`.arith`, constants or polynomials/rational functions
+   in x, y, z, n, k) whose values at sample points clearly differ -> wrong, or agree to
+   12 significant digits -> correct, "fast-path arithmetic"; the same for one-variable
+   assignments ``y = f`` (:mod:`.equations`).
+7. the verdict cache.
+8. math-verify with guards (:mod:`.mv_judge`) in a worker process with a per-item
    timeout (:mod:`.pool`): "correct" / "wrong" / "ungraded" (reason "timeout" or
    "error: ...").
 
@@ -24,6 +30,8 @@ import sys
 import time
 from typing import Iterable
 
+from . import tuples
+from . import arith, equations
 from .cache import CACHE
 from .normalize import has_relation, normalize, strip_assignment, text_key
 from .numbers import parse_number
@@ -36,6 +44,11 @@ _FAST_OK = Verdict(CORRECT, "fast-path")
 _NUM_OK = Verdict(CORRECT, "fast-path numeric")
 _NUM_BAD = Verdict(WRONG, "fast-path numeric")
 _TEXT_OK = Verdict(CORRECT, "fast-path text")
+_SHAPE_OK = Verdict(CORRECT, "fast-path structure")
+_SHAPE_BAD = Verdict(WRONG, "fast-path structure")
+_ARITH_OK = Verdict(CORRECT, "fast-path arithmetic")
+_ARITH_BAD = Verdict(WRONG, "fast-path arithmetic")
+_CURVE_VS_EXPR = Verdict(WRONG, "fast-path guard: gold equation vs bare expression")
 
 
 def normal_pair(gold: str, pred: str) -> tuple[str, str]:
@@ -64,7 +77,44 @@ def fast_verdict(g: str, p: str) -> Verdict | None:
     tg = text_key(g)
     if tg is not None and tg == text_key(p):
         return _TEXT_OK
-    return None
+    same = tuples.compare(g, p)
+    if same is not None:
+        return _SHAPE_OK if same else _SHAPE_BAD
+    vg = arith.evaluate(g)
+    if vg is not None:
+        vp = arith.evaluate(p)
+        if vp is not None:
+            same = arith.compare(vg, vp)
+            if same is not None:
+                return _ARITH_OK if same else _ARITH_BAD
+        return None
+    return _assignment_verdict(g, p)
+
+
+def _assignment_verdict(g: str, p: str) -> Verdict | None:
+    ga = equations.split_assignment(g)
+    if ga is None:
+        return None
+    var, rhs = ga
+    if equations.mentions(var, rhs):
+        return None
+    if not equations.is_relation(p):
+        value = arith.evaluate(rhs)
+        if value is not None and value.variable:
+            return _CURVE_VS_EXPR
+        if value is not None or parse_number(rhs) is not None:
+            return fast_verdict(rhs, p)
+        return None
+    pa = equations.split_assignment(p)
+    if pa is None or pa[0] != var or equations.mentions(var, pa[1]):
+        return None
+    vg, vp = arith.evaluate(rhs), arith.evaluate(pa[1])
+    if vg is None or vp is None:
+        return None
+    same = arith.compare(vg, vp)
+    if same is None:
+        return None
+    return _ARITH_OK if same else _ARITH_BAD
 
 
 def _prepare(gold: str, pred: str | None) -> tuple[Verdict | None, tuple[str, str] | None]:
