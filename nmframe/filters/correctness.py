@@ -45,7 +45,7 @@ def trace_answer(row: Mapping) -> str | None:
         except ValueError:
             return None
     for msg in reversed(messages or []):
-        if isinstance(msg, Mapping) and msg.get("role") == "assistant":
+        if (isinstance(msg, dict) or isinstance(msg, Mapping)) and msg.get("role") == "assistant":
             content = msg.get("content")
             return extract_answer(content) if isinstance(content, str) else None
     return None

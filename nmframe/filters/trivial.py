@@ -30,6 +30,9 @@ TRIVIAL, KEPT, NO_EXPECTED, NO_ATTEMPTS, BAD_METADATA = (
 TOOL_KEYS = ("with_tool", "no_tool")
 
 
+_KEYS: dict[str, tuple[str, ...]] = {}
+
+
 class MetadataError(ValueError):
     pass
 
@@ -64,6 +67,8 @@ def decide(passes: int, count: int, threshold: float = 0.8, strict: bool = True,
 
 
 def _int(value: Any, what: str) -> int:
+    if type(value) is int and value >= 0:  # the common case, checked cheaply
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 0:
         raise MetadataError(f"{what} must be a non-negative integer, got {value!r}")
     return int(value)
@@ -75,12 +80,13 @@ def counts_from_metadata(metadata: Mapping | None, mode: str = "low") -> tuple[i
     A missing key contributes nothing; a present but malformed entry raises MetadataError.
     """
     passes = count = 0
-    for tool in TOOL_KEYS:
-        key = f"reason_{mode}_{tool}"
-        entry = (metadata or {}).get(key)
+    keys = _KEYS.get(mode) or _KEYS.setdefault(mode, tuple(f"reason_{mode}_{tool}" for tool in TOOL_KEYS))
+    metadata = metadata or {}
+    for key in keys:
+        entry = metadata.get(key)
         if entry is None:
             continue
-        if not isinstance(entry, Mapping):
+        if not isinstance(entry, dict) and not isinstance(entry, Mapping):  # dict first: the fast check
             raise MetadataError(f"{key} must be a mapping {{count, pass, accuracy}}, got {type(entry).__name__}")
         c = _int(entry.get("count"), f"{key}.count")
         p = _int(entry.get("pass"), f"{key}.pass")

@@ -9,7 +9,6 @@ from nmframe.filters.llm import load_backend, render
 from nmframe.filters.report import Tally
 from nmframe.filters.trivial import counts_from_metadata, decide_from_metadata, decide_from_samples, is_trivial
 
-
 # ---- triviality -------------------------------------------------------------------------------
 
 def meta(pw, cw, pn, cn):

@@ -1,11 +1,20 @@
 """Metric values against hand-computed ones (each example is worked in comments)."""
 import math
 
+import numpy as np
 import pytest
 
-from nmframe.metrics import (RecordError, bootstrap_ci, compare_runs, compute_metrics, grade_records,
-                             mean_se, pass_at_k, permutation_pvalue, sign_test_pvalue)
-import numpy as np
+from nmframe.metrics import (
+    RecordError,
+    bootstrap_ci,
+    compare_runs,
+    compute_metrics,
+    grade_records,
+    mean_se,
+    pass_at_k,
+    permutation_pvalue,
+    sign_test_pvalue,
+)
 
 
 def recs(pid, subset, outcomes, answers=None, tokens=None, gold=None):
