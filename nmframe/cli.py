@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -19,7 +20,9 @@ from rich.table import Table
 
 from nmframe.config import ConfigError, OverrideError, compose_points, conf_dir, group_choices
 
-console = Console(stderr=False, highlight=False)
+# tables are wide: when output is a file or pipe (logs, CI), do not squeeze them into 80 columns
+_width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160"))
+console = Console(stderr=False, highlight=False, width=_width)
 err_console = Console(stderr=True, highlight=False)
 
 
@@ -98,24 +101,44 @@ def print_plan(plan, show_cfg: bool = False) -> None:
             console.rule(" ".join(overrides) or "(defaults)")
             console.print(OmegaConf.to_yaml(cfg), markup=False)
     table = Table(title=f"plan: {plan.cfg.name} ({len(plan.points)} point{'s' if len(plan.points) > 1 else ''})")
-    for col in ("#", "step", "params", "key", "state", "resources", "GPU-h (max)", "after"):
-        table.add_column(col, no_wrap=col in ("key", "step", "state"), overflow="fold")
+    for col in ("#", "step", "params", "key", "state", "resources", "GPU-h", "after"):
+        table.add_column(col, no_wrap=col in ("key", "step", "state", "GPU-h"), overflow="fold")
     index = {e.task.key: i for i, e in enumerate(plan.entries, start=1)}
-    total_gpu_h = 0.0
+    total_gpu_h, bound_only = 0.0, False
     for i, e in enumerate(plan.entries, start=1):
         t = e.task
         state = ("forced" if e.forced and e.run else "run") if e.run else ("cached" if e.cached else "not selected")
-        gh = t.resources.gpu_hours()
+        gh, predicted = gpu_hours(plan.points[e.point][1], t)
         if e.run:
             total_gpu_h += gh
+            bound_only |= bool(gh) and not predicted
         params = ", ".join(f"{k}={v}" for k, v in t.params.items())
-        table.add_row(str(i), t.step, params, t.key, state, t.resources.describe(),
-                      f"{gh:.1f}" if gh else "-", ",".join(str(index[d]) for d in t.deps) or "-")
+        shown = "-" if not gh else (f"{gh:,.1f}" if predicted else f"<={gh:,.1f}")
+        table.add_row(str(i), t.step, params, t.key, state, t.resources.describe(), shown,
+                      ",".join(str(index[d]) for d in t.deps) or "-")
     console.print(table)
     n_run = len(plan.to_run())
-    console.print(f"{len(plan.entries)} tasks: {n_run} to run, "
-                  f"{sum(e.cached for e in plan.entries)} cached; GPU-hours to run (time-limit bound): {total_gpu_h:.1f}; "
+    how = " (cost model; <= marks a time-limit bound)" if bound_only else " (cost model)"
+    console.print(f"{len(plan.entries)} tasks: {n_run} to run, {sum(e.cached for e in plan.entries)} cached; "
+                  f"GPU-hours to run: {total_gpu_h:,.1f}{how if total_gpu_h else ''}; "
                   f"launcher: {plan.cfg.launcher.kind}; artifacts: {plan.cfg.paths.artifacts}")
+
+
+def gpu_hours(cfg, task) -> tuple[float, bool]:
+    """(GPU-hours, predicted?): the step's cost-model estimate when it has one, else the
+    upper bound from its time limit."""
+    from nmframe.engine.registry import get_step
+
+    if not task.resources.total_gpus:
+        return 0.0, True
+    try:
+        est = get_step(task.step).estimate(cfg, task.params) or {}
+    except Exception as exc:  # an estimate must never break planning
+        logging.getLogger(__name__).warning("no cost estimate for %s: %s", task.id, exc)
+        est = {}
+    if "gpu_hours" in est:
+        return float(est["gpu_hours"]), True
+    return task.resources.gpu_hours(), False
 
 
 def cmd_plan(args) -> int:

@@ -84,5 +84,10 @@ class Step:
     def resources(self, cfg: DictConfig, params: dict) -> Resources:
         return Resources()
 
+    def estimate(self, cfg: DictConfig, params: dict) -> dict:
+        """Optional cost prediction for the plan, e.g. {"gpu_hours": 812.0, "step_time_s": 18.2}.
+        Steps with a cost model override this; the plan falls back to the time-limit bound."""
+        return {}
+
     def run(self, ctx: StepContext) -> None:
         raise NotImplementedError
