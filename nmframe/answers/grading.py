@@ -26,6 +26,7 @@ in this process and sends only the rest, batched, to all cores.
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import Iterable
@@ -38,6 +39,7 @@ from .numbers import parse_number
 from .pool import get_pool
 from .verdict import CORRECT, UNGRADED, WRONG, Verdict
 
+_PREWARM_AT = 2000  # pairs; below this, most batches never need a worker
 _NO_ANSWER = Verdict(WRONG, "no answer")
 _EMPTY_GOLD = Verdict(UNGRADED, "error: empty gold answer")
 _FAST_OK = Verdict(CORRECT, "fast-path")
@@ -122,7 +124,7 @@ def _prepare(gold: str, pred: str | None) -> tuple[Verdict | None, tuple[str, st
         return _NO_ANSWER, None
     if gold is None:
         return _EMPTY_GOLD, None
-    key = normal_pair(gold, pred)
+    key = normal_pair(str(gold), str(pred))  # numbers given as int/float are fine too
     return fast_verdict(*key), key
 
 
@@ -182,6 +184,9 @@ def grade_many(
     (default: all cores) worker processes in batches.
     """
     pairs = list(pairs)
+    if len(pairs) >= _PREWARM_AT:
+        # start the worker processes now: their imports overlap the fast path below
+        get_pool().prewarm(min(workers or os.cpu_count() or 1, 64))
     out: list[Verdict | None] = [None] * len(pairs)
     by_raw: dict[tuple[str, str | None], list[int]] = {}
     for i, pair in enumerate(pairs):

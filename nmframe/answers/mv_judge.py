@@ -24,12 +24,17 @@ call "correct"):
   set: math-verify would compare the gold's solution set; an equation asked for is not
   answered by its roots.
 
+Before ``verify``, two constant expressions whose numerical values clearly differ are
+declared different without it (``verify`` would only reach the same answer after a
+slow ``simplify``).
+
 Errors raised inside the comparison make the verdict "ungraded" (reason ``error: ...``),
 never "wrong".
 """
 from __future__ import annotations
 
 import logging
+import math
 
 _PARSE_CACHE: dict[str, list] = {}
 _PARSE_CACHE_MAX = 50_000
@@ -43,7 +48,7 @@ def _load():
         logging.getLogger("latex2sympy2_extended").setLevel(logging.CRITICAL)
         import math_verify
         from math_verify import grader
-        from sympy import Set, Symbol
+        from sympy import Expr, Float, Set, Symbol, UnevaluatedExpr
         from sympy.core.function import AppliedUndef
 
         _mv = {
@@ -54,6 +59,9 @@ def _load():
             "Set": Set,
             "Symbol": Symbol,
             "AppliedUndef": AppliedUndef,
+            "Expr": Expr,
+            "Float": Float,
+            "UnevaluatedExpr": UnevaluatedExpr,
         }
     return _mv
 
@@ -107,6 +115,29 @@ def guard(gold, pred) -> str | None:
     return None
 
 
+def clearly_different_constants(gold, pred) -> bool:
+    """Both are constant expressions whose values clearly differ (then ``verify`` can only
+    say False, after a costly ``simplify``). Decimals (math-verify rounds them),
+    percentages and anything non-numeric are left to ``verify``."""
+    mv = _load()
+    Expr = mv["Expr"]
+    if not (isinstance(gold, Expr) and isinstance(pred, Expr)):
+        return False
+    if gold.free_symbols or pred.free_symbols:
+        return False
+    if gold.has(mv["Float"], mv["UnevaluatedExpr"]) or pred.has(mv["Float"], mv["UnevaluatedExpr"]):
+        return False
+    try:
+        a = complex(gold.evalf(30))
+        b = complex(pred.evalf(30))
+    except (TypeError, ValueError, OverflowError):
+        return False
+    if not all(map(math.isfinite, (a.real, a.imag, b.real, b.imag))):
+        return False
+    diff = abs(a - b)
+    return diff > 2e-6 and diff > 1e-9 * max(abs(a), abs(b))
+
+
 def judge(gold: str, pred: str) -> tuple[str, str]:
     """("correct" | "wrong" | "ungraded", reason) for two normalised answer strings."""
     mv = _load()
@@ -133,6 +164,8 @@ def judge(gold: str, pred: str) -> tuple[str, str]:
                 why = guard(g, p)
                 if why is not None:
                     guarded = why
+                    continue
+                if clearly_different_constants(g, p):
                     continue
                 if mv["verify"](g, p, timeout_seconds=None, raise_on_error=True):
                     return "correct", "math-verify"

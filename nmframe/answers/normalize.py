@@ -19,6 +19,11 @@ Decisions:
   after the first have exactly three digits; ``1,2``, ``(1,000)`` and ``1,00`` stay lists.
 * whitespace is removed except between two letters (``2 x`` -> ``2x``; ``\\pi r`` keeps
   its space so the command does not run into the variable).
+* a ``\\text{..}``-style wrapper around the whole answer is removed only when its content
+  has no letters (``\\text{13}``); ``\\text{no solution}`` stays, because math-verify
+  reads it as one word but ``no solution`` as a product of letters (worded answers are
+  compared by :func:`text_key`).
+* ``\\\\`` (a matrix row break) is kept intact.
 """
 from __future__ import annotations
 
@@ -41,6 +46,7 @@ _UNICODE = {
 _WRAPPERS = ("boxed", "fbox", "text", "textbf", "textrm", "textit", "textnormal",
              "mathrm", "mathbf", "mathit", "mbox", "displaystyle")
 _ALWAYS_UNWRAP = ("boxed", "fbox", "displaystyle")
+_LINEBREAK = "\x00"
 _LETTER = re.compile(r"[A-Za-z]")
 _WRAP_RE = re.compile(r"\\(" + "|".join(_WRAPPERS) + r")\s*\{")
 _DELIMS = (("$$", "$$"), ("\\(", "\\)"), ("\\[", "\\]"))
@@ -146,6 +152,8 @@ def normalize(ans: str) -> str:
         if k in s:
             s = s.replace(k, v)
     s = s.replace("\\$", "").strip()
+    # a LaTeX line break \\ must not be read as "\" + the next character ("\ " is a space)
+    s = s.replace("\\\\", _LINEBREAK)
     if s.startswith("$") or s.endswith("$"):
         s = s.strip("$").strip()
     s = s.replace("$", "")
@@ -163,7 +171,7 @@ def normalize(ans: str) -> str:
     s = _squeeze_spaces(s)
     s = _THOUSANDS_BRACE.sub(",", s)
     s = _canonical_number(s)
-    return s
+    return s.replace(_LINEBREAK, "\\\\")
 
 
 _RELATION = re.compile(r"=|<|>|\\[lg]eq?(?![a-zA-Z])|\\[lg]t(?![a-zA-Z])|\\neq?(?![a-zA-Z])|\\approx")

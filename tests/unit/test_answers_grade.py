@@ -127,6 +127,7 @@ def test_verdict_is_frozen_and_validated():
         (r"2 \pi r", r"2\pi r"),
         ("x = 2", "x=2"),
         (r"\boxed{5}", "5"),
+        (r"\begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix}", r"\begin{pmatrix}1&2\\3&4\end{pmatrix}"),
         ("", ""),
         ("   ", ""),
     ],

@@ -1,0 +1,276 @@
+"""Benchmark: nmframe.answers.grade_many against a plain math-verify loop.
+
+The workload is shaped like answer validation in the recipe: many problems, 16 sampled
+answers each, most answers repeated within a problem (the right answer in a few
+spellings, a handful of recurring wrong answers, some responses without an answer).
+Gold answers are synthetic: integers (42%), fractions (13%), decimals (4%), LaTeX
+that only math-verify reads (20%: logs, exponentials, trig, infinite intervals,
+matrices, binomials), simple LaTeX expressions (8%: roots, pi, polynomials), tuples,
+intervals and sets (10%) and equations of lines (3%).
+
+The plain loop is what a straightforward evaluation does per item::
+
+    verify(parse(f"${gold}$"), parse(f"${pred}$"))      # math-verify defaults
+
+It is timed on a random subset of whole problems (so within-problem repetition is kept)
+and extrapolated to the full workload when the full loop would exceed the time budget;
+the output says when it did. Agreement is measured on the items both graded (ours:
+"correct"/"wrong", never "ungraded"); disagreements are printed by category.
+
+    python bench/bench_grading.py                 # 300K predictions, 20K problems
+    python bench/bench_grading.py --scale 0.05    # 15K predictions, 1K problems
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import random
+import sys
+import time
+from collections import Counter
+from fractions import Fraction
+from math import comb, gcd
+
+# ----------------------------------------------------------------------------- workload
+
+
+def _frac(a: int, b: int) -> str:
+    return rf"\frac{{{a}}}{{{b}}}"
+
+
+def make_problem(rng: random.Random) -> tuple[str, str, list[str], list[str]]:
+    """(kind, gold, equivalent spellings, wrong answers) for one synthetic problem."""
+    r = rng.random()
+    if r < 0.42:  # integer, AIME style
+        n = rng.randint(0, 999)
+        gold = str(n)
+        alts = [f"${n}$", f"{n}.", f"x = {n}", f"{n:03d}", rf"\text{{{n}}}"]
+        if n >= 1000:
+            alts.append(f"{n:,}")
+        wrong = [str(n + d) for d in rng.sample([-2, -1, 1, 2, 10, n], 3)]
+        return "integer", gold, alts, wrong
+    if r < 0.55:  # fraction
+        b = rng.randint(2, 60)
+        a = rng.randint(1, 3 * b)
+        g = gcd(a, b)
+        a, b = a // g, b // g
+        if b == 1:
+            b = 7
+        gold = _frac(a, b)
+        alts = [f"{a}/{b}", rf"\dfrac{{{a}}}{{{b}}}", rf"\tfrac{{{a}}}{{{b}}}"]
+        v = Fraction(a, b)
+        if 10**6 % v.denominator == 0:
+            alts.append(str(float(v)))
+        wrong = [_frac(b, a), _frac(a + 1, b), f"{a * 1.0 / b:.2f}"]
+        return "fraction", gold, alts, wrong
+    if r < 0.59:  # decimal
+        v = rng.randint(1, 9999) / 100
+        gold = f"{v:.2f}"
+        alts = [f"{v:.3f}", f"${v:.2f}$"]
+        f = Fraction(gold)
+        alts.append(f"{f.numerator}/{f.denominator}")
+        wrong = [f"{v + 0.01:.2f}", f"{v * 10:.2f}", f"{round(v)}"]
+        return "decimal", gold, alts, wrong
+    if r < 0.79:  # LaTeX outside the simple grammars: logs, exponentials, trig, infinity, matrices
+        a, b = rng.randint(2, 9), rng.randint(2, 9)
+        t = rng.randrange(6)
+        if t == 0:
+            gold = rf"\ln {a * a}"
+            alts = [rf"2\ln {a}", rf"\ln({a * a})", rf"\log {a * a}"]
+            wrong = [rf"\ln {a}", rf"{a}\ln 2", rf"\ln {a * a + 1}"]
+        elif t == 1:
+            gold = rf"e^{{{a}}}"
+            alts = [rf"e^{a}", rf"\exp({a})", rf"e^{{{a}}}."]
+            wrong = [rf"e^{{{a + 1}}}", rf"{a}e", rf"e^{{-{a}}}"]
+        elif t == 2:
+            gold = rf"\sin\frac{{\pi}}{{{a}}}"
+            alts = [rf"\sin(\pi/{a})", rf"\sin\left(\frac{{\pi}}{{{a}}}\right)"]
+            wrong = [rf"\cos\frac{{\pi}}{{{a}}}", rf"\sin\frac{{\pi}}{{{a + 1}}}", rf"\frac{{\pi}}{{{a}}}"]
+        elif t == 3:
+            gold = rf"(-\infty, {a}]"
+            alts = [rf"(-\infty,{a}]", rf"\left(-\infty, {a}\right]"]
+            wrong = [rf"(-\infty, {a})", rf"[{a}, \infty)", rf"(-\infty, {b + a}]"]
+        elif t == 4:
+            gold = rf"\begin{{pmatrix}}{a}&{b}\\{b}&{a}\end{{pmatrix}}"
+            alts = [rf"\begin{{bmatrix}}{a}&{b}\\{b}&{a}\end{{bmatrix}}", rf"\begin{{pmatrix}} {a} & {b} \\ {b} & {a} \end{{pmatrix}}"]
+            wrong = [rf"\begin{{pmatrix}}{b}&{a}\\{a}&{b}\end{{pmatrix}}", rf"\begin{{pmatrix}}{a}&{b}\end{{pmatrix}}", f"{a * a - b * b}"]
+        else:
+            gold = rf"\binom{{{a + b}}}{{{a}}}"
+            alts = [rf"\dbinom{{{a + b}}}{{{a}}}", rf"\binom{{{a + b}}}{{{b}}}", str(comb(a + b, a))]
+            wrong = [rf"\binom{{{a + b}}}{{{a + 1}}}", str(comb(a + b, a) + 1), rf"{a + b}!"]
+        return "other latex", gold, alts, wrong
+    if r < 0.87:  # LaTeX expression
+        a, b, c = rng.randint(2, 9), rng.choice([2, 3, 5, 6, 7, 10, 11]), rng.randint(2, 9)
+        t = rng.randrange(6)
+        if t == 0:
+            gold = rf"{a}\sqrt{{{b}}}"
+            alts = [rf"\sqrt{{{a * a * b}}}", rf"{a} \sqrt{{{b}}}", rf"{a}\sqrt{b}"]
+            wrong = [rf"{a + 1}\sqrt{{{b}}}", rf"\sqrt{{{a * b}}}", rf"{a * b}"]
+        elif t == 1:
+            gold = rf"\frac{{{a}\sqrt{{{b}}}}}{{{c}}}"
+            alts = [rf"\frac{{{a}}}{{{c}}}\sqrt{{{b}}}", rf"{a}\sqrt{{{b}}}/{c}", rf"\dfrac{{{a}\sqrt{{{b}}}}}{{{c}}}"]
+            wrong = [rf"\frac{{{a}\sqrt{{{b}}}}}{{{c + 1}}}", rf"\frac{{{c}\sqrt{{{b}}}}}{{{a}}}", rf"\frac{{{a}}}{{{c}}}"]
+        elif t == 2:
+            gold = rf"{a}\pi"
+            alts = [rf"{a} \pi", rf"\pi {a}", rf"{a}\cdot\pi"]
+            wrong = [rf"{a + 1}\pi", rf"\frac{{{a}\pi}}{{2}}", f"{a}"]
+        elif t == 3:
+            gold = rf"\frac{{{a}\pi}}{{{c}}}"
+            alts = [rf"\frac{{{a}}}{{{c}}}\pi", rf"{a}\pi/{c}", rf"\dfrac{{{a}\pi}}{{{c}}}"]
+            wrong = [rf"\frac{{{a}\pi}}{{{c + 1}}}", rf"\frac{{{c}\pi}}{{{a}}}", rf"{a}\pi"]
+        elif t == 4:
+            gold = rf"x^2+{a}x+{b}"
+            alts = [rf"x^{{2}}+{a}x+{b}", rf"{b}+{a}x+x^2", rf"x^2 + {a}x + {b}"]
+            wrong = [rf"x^2+{a}x-{b}", rf"x^2-{a}x+{b}", rf"x^2+{b}x+{a}"]
+        else:
+            gold = rf"{a}+{c}\sqrt{{{b}}}"
+            alts = [rf"{c}\sqrt{{{b}}}+{a}", rf"{a} + {c}\sqrt{{{b}}}", rf"{a}+{c}\sqrt{b}"]
+            wrong = [rf"{a}-{c}\sqrt{{{b}}}", rf"{c}+{a}\sqrt{{{b}}}", rf"{a + c}\sqrt{{{b}}}"]
+        return "expression", gold, alts, wrong
+    if r < 0.97:  # tuple / interval / set
+        a, b = sorted(rng.sample(range(-9, 20), 2))
+        t = rng.randrange(3)
+        if t == 0:
+            gold = f"({a},{b})"
+            alts = [f"({a}, {b})", rf"\left({a},{b}\right)"]
+            wrong = [f"({b},{a})", f"({a},{b + 1})", f"({a + 1},{b})"]
+        elif t == 1:
+            gold = f"[{a},{b})"
+            alts = [f"[{a}, {b})", rf"\left[{a},{b}\right)"]
+            wrong = [f"[{a},{b}]", f"({a},{b})", f"[{a},{b + 1})"]
+        else:
+            gold = rf"\{{{a},{b}\}}"
+            alts = [rf"\{{{b},{a}\}}", rf"\{{{a}, {b}\}}"]
+            wrong = [rf"\{{{a},{b + 1}\}}", rf"\{{{a}\}}", rf"\{{{a},{b},{a + b}\}}"]
+        return "tuple/interval/set", gold, alts, wrong
+    a, b = rng.randint(2, 9), rng.randint(1, 9)  # equation
+    gold = f"y={a}x+{b}"
+    alts = [f"y = {a}x + {b}", f"y={b}+{a}x"]
+    wrong = [f"y={a}x-{b}", f"{a}x+{b}", f"y={b}x+{a}"]
+    return "equation", gold, alts, wrong
+
+
+def make_workload(n_problems: int, per_problem: int, seed: int):
+    """Items ``(problem, kind, gold, pred)``: per problem, ``per_problem`` sampled answers."""
+    rng = random.Random(seed)
+    items = []
+    for pid in range(n_problems):
+        kind, gold, alts, wrong = make_problem(rng)
+        p_correct = rng.betavariate(2, 1.5)
+        alts = rng.sample(alts, min(2, len(alts)))  # a model tends to reuse a couple of spellings
+        for _ in range(per_problem):
+            r = rng.random()
+            if r < 0.03:
+                pred = None
+            elif r < 0.03 + 0.97 * p_correct:
+                pred = gold if rng.random() < 0.7 else rng.choice(alts)
+            else:
+                pred = rng.choice(wrong) if rng.random() < 0.9 else str(rng.randint(0, 99999))
+            items.append((pid, kind, gold, pred))
+    return items
+
+
+# ----------------------------------------------------------------------------- plain loop
+
+
+def plain_loop(items, budget_s: float, seed: int):
+    """math-verify parse+verify per item on whole problems in random order until the budget
+    is spent; returns ({item index: bool}, seconds)."""
+    from math_verify import parse, verify
+
+    logging.getLogger("math_verify").setLevel(logging.CRITICAL)
+    by_problem: dict[int, list[int]] = {}
+    for i, it in enumerate(items):
+        by_problem.setdefault(it[0], []).append(i)
+    order = list(by_problem)
+    random.Random(seed + 1).shuffle(order)
+    out: dict[int, bool] = {}
+    t0 = time.perf_counter()
+    for pid in order:
+        for i in by_problem[pid]:
+            _, _, gold, pred = items[i]
+            g = parse(f"${gold}$")
+            p = parse(f"${pred}$") if pred is not None else []
+            out[i] = bool(verify(g, p))
+        if time.perf_counter() - t0 > budget_s:
+            break
+    return out, time.perf_counter() - t0
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--problems", type=int, default=20_000)
+    ap.add_argument("--per-problem", type=int, default=16)
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply the number of problems")
+    ap.add_argument("--workers", type=int, default=None, help="grade_many workers (default: all cores)")
+    ap.add_argument("--timeout", type=float, default=5.0)
+    ap.add_argument("--baseline-budget", type=float, default=120.0,
+                    help="seconds for the plain loop before extrapolating")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--examples", type=int, default=3, help="disagreement examples per category")
+    args = ap.parse_args(argv)
+
+    n_problems = max(1, round(args.problems * args.scale))
+    items = make_workload(n_problems, args.per_problem, args.seed)
+    n = len(items)
+    pairs = [(g, p) for _, _, g, p in items]
+    print(f"workload: {n} predictions over {n_problems} problems ({args.per_problem} each), "
+          f"{len(set(pairs))} distinct (gold, pred) pairs, cores: {os.cpu_count()}")
+    print("gold kinds:", dict(Counter(k for _, k, _, _ in items[:: args.per_problem])))
+
+    from nmframe.answers import cache_stats, clear_cache, grade_many, shutdown_pool
+
+    shutdown_pool()
+    clear_cache()
+    t0 = time.perf_counter()
+    ours = grade_many(pairs, workers=args.workers, timeout=args.timeout, progress=sys.stderr.isatty())
+    t_ours = time.perf_counter() - t0
+    st = cache_stats()
+    print(f"\ngrade_many: {t_ours:.2f} s, {n / t_ours:,.0f} items/s (worker start-up included)")
+    print(f"  decided by fast path: {st['fast_path']} distinct pairs, by math-verify: {st['math_verify']}, "
+          f"timeouts: {st['timeouts']}")
+    print("  outcomes:", dict(Counter(v.outcome for v in ours)))
+
+    base, t_base = plain_loop(items, args.baseline_budget, args.seed)
+    m = len(base)
+    rate_base = m / t_base
+    extrapolated = m < n
+    t_base_full = n / rate_base
+    how = (f"extrapolated from {m} items ({m / n:.1%}, whole problems in random order) timed in {t_base:.1f} s"
+           if extrapolated else "full loop")
+    print(f"\nplain math-verify loop: {rate_base:,.0f} items/s, {t_base_full:.1f} s for all {n} items ({how})")
+    print(f"\nspeedup: {t_base_full / t_ours:.1f}x")
+
+    both = [i for i in base if ours[i].outcome != "ungraded"]
+    agree = [i for i in both if (ours[i].outcome == "correct") == base[i]]
+    print(f"agreement on items both graded: {len(agree)}/{len(both)} = {len(agree) / max(len(both), 1):.4%}"
+          f" ({m - len(both)} items ungraded by grade_many excluded)")
+    dis = [i for i in both if (ours[i].outcome == "correct") != base[i]]
+    deliberate = [i for i in dis if "guard" in ours[i].reason or ours[i].reason == "fast-path"]
+    print(f"agreement excluding deliberate departures: {len(both) - len(dis) + len(deliberate)}/{len(both)}"
+          f" = {(len(both) - len(dis) + len(deliberate)) / max(len(both), 1):.4%}"
+          f" ({len(deliberate)} deliberate: equation guards, and answers whose normal forms are equal"
+          " but whose raw string math-verify misreads, e.g. a trailing period)")
+    if dis:
+        cats = Counter((items[i][1], ours[i].reason, ours[i].outcome) for i in dis)
+        print("disagreements by (gold kind, our reason, our outcome):")
+        shown: Counter = Counter()
+        for (kind, reason, outcome), c in cats.most_common():
+            print(f"  {c:6d}  {kind:20s} {reason:55s} ours={outcome}")
+            for i in dis:
+                if (items[i][1], ours[i].reason, ours[i].outcome) == (kind, reason, outcome) \
+                        and shown[(kind, reason)] < args.examples:
+                    shown[(kind, reason)] += 1
+                    print(f"            gold={items[i][2]!r} pred={items[i][3]!r} math-verify={base[i]}")
+    print("  (reasons containing 'guard' are deliberate departures from math-verify: an equation"
+          " answer is not its right side; see nmframe/answers/mv_judge.py)")
+    shutdown_pool()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
