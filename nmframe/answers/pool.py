@@ -159,16 +159,25 @@ class WorkerPool:
                 self._cv.notify()
 
     def _acquire(self) -> _Worker:
-        with self._cv:
-            while True:
-                if self._closed:
-                    raise WorkerError("worker pool is closed")
-                if self._idle:
-                    return self._idle.pop()
-                if self._live < self.max_workers:
-                    self._live += 1
-                    break
-                self._cv.wait()
+        dead: list[_Worker] = []
+        try:
+            with self._cv:
+                while True:
+                    if self._closed:
+                        raise WorkerError("worker pool is closed")
+                    while self._idle:
+                        w = self._idle.pop()
+                        if w.proc.poll() is None:
+                            return w
+                        dead.append(w)  # died while idle (killed from outside, OOM): replace
+                        self._live -= 1
+                    if self._live < self.max_workers:
+                        self._live += 1
+                        break
+                    self._cv.wait()
+        finally:
+            for w in dead:
+                w.kill()
         try:
             return self._spawn()
         except Exception:

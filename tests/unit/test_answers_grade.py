@@ -195,3 +195,19 @@ def test_timeouts_are_not_cached():
         Verdict("ungraded", "timeout"), Verdict("ungraded", "timeout"), Verdict("correct", "fast-path")]
     s = cache_stats()
     assert (s["timeouts"], s["size"]) == (1, 0)
+
+
+def test_a_worker_killed_from_outside_is_replaced():
+    import os
+    import signal
+
+    from nmframe.answers.pool import get_pool
+
+    clear_cache()
+    assert grade(r"\ln 8", r"3\ln 2").outcome == "correct"  # a worker exists and is idle now
+    pool = get_pool()
+    for w in list(pool._idle):
+        os.kill(w.proc.pid, signal.SIGKILL)
+        w.proc.wait()
+    clear_cache()
+    assert grade(r"\ln 8", r"3\ln 2") == Verdict("correct", "math-verify")
