@@ -58,7 +58,8 @@ def _keys_of(path: list[str]) -> list[str]:
                    "parallelism": S.ParallelismConfig, "teacher": S.TeacherConfig, "trainer": S.TrainerConfig,
                    "launcher": S.LauncherConfig, "tracking": S.TrackingConfig, "paths": S.PathsConfig,
                    "generate": S.GenerateConfig, "answers": S.AnswersConfig, "filters": S.FiltersConfig,
-                   "sft": S.SftConfig, "evaluate": S.EvaluateConfig}
+                   "sft": S.SftConfig, "evaluate": S.EvaluateConfig,
+                   "prep": S.PrepConfig, "stream": S.StreamConfig}
     node = NmConfig if not path else group_types.get(path[0])
     if path[1:2] == ["slurm"] and path[0] == "launcher":
         node = S.SlurmConfig

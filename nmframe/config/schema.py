@@ -18,7 +18,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from nmframe.config.sections import (AnswersConfig, EvaluateConfig, FiltersConfig, GenerateConfig,
-                                     SftConfig)
+                                     PrepConfig, SftConfig, StreamConfig)
 
 
 class Effort(str, enum.Enum):
@@ -289,6 +289,8 @@ class NmConfig:
     filters: FiltersConfig = field(default_factory=FiltersConfig)
     sft: SftConfig = field(default_factory=SftConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    prep: PrepConfig = field(default_factory=PrepConfig)
+    stream: StreamConfig = field(default_factory=StreamConfig)
 
 
 GROUP_SCHEMAS = {

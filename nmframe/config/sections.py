@@ -73,3 +73,40 @@ class SftConfig:
 @dataclass
 class EvaluateConfig:
     benchmarks: List[str] = field(default_factory=lambda: ["comp-math-24-25"])
+
+
+@dataclass
+class PrepConfig:
+    """Problem preparation from raw forum data (steps extract_problems, extract_answers,
+    prep_classify, prep_decontaminate; see nmframe.prep)."""
+    problems_step: str = "ingest"     # the step whose problems.jsonl later steps read (ingest | extract_answers | prep_classify | prep_decontaminate)
+    cutoff_date: str = "2024-07-01"   # StackExchange posts created on or after this date are excluded (paper: dumps before July 2024)
+    backend: str = "teacher"          # teacher (cfg.teacher's backend) | none (rules only) | "module:factory" (callable(prompt) -> reply)
+    reasoning_effort: str = "low"     # harmony reasoning effort of the preparation prompts (gpt-oss teachers)
+    max_tokens: int = 4096            # reply budget of one preparation prompt
+    temperature: float = 0.0
+    batch_size: int = 32              # uncertain rows sent to the backend per call
+    on_no_decision: str = "hold"      # classify/decontam rows without a decision: hold (undecided.jsonl) | keep
+    rule_max_sentences: int = 2       # a post this short, without chatter or enumeration, is its own problem (rule)
+    rule_max_chars: int = 600
+    decontam_rule_containment: float = 0.9  # n-gram containment at which the rule removes without asking the LLM
+    max_posts: Optional[int] = None   # smoke runs: the first N raw posts/questions
+    report_examples: int = 20
+
+
+@dataclass
+class StreamConfig:
+    """Streaming the released dataset at full scale (step stream_released; see nmframe.stream)."""
+    files: List[str] = field(default_factory=list)  # Parquet files/dirs/globs of released rows ([]: source.files)
+    length_column: Optional[str] = "auto"  # trace length in tokens: a column name, auto (num_tokens/length/...), or null (tokenize)
+    drop_no_answer: bool = True       # drop rows without expected_answer
+    drop_trivial: bool = True         # pass-rate filter from metadata (filters.trivial_* settings)
+    drop_changed_answer: bool = False  # drop rows whose expected_answer was replaced by the majority
+    include_modes: List[str] = field(default_factory=list)  # [] keeps every mode
+    include_tir: List[bool] = field(default_factory=list)   # [] keeps both
+    batch_rows: int = 65536           # rows read per batch (bounded memory)
+    checkpoint_rows: int = 1_000_000  # a resume checkpoint at the first row-group end past this many rows
+    workers: Optional[int] = None     # tokenizer processes (default: all cores)
+    pack: bool = True                 # pack each bucket into bins of its max_len
+    pack_multiple: int = 1            # per-sample padding the packer accounts for
+    keep_columns: List[str] = field(default_factory=list)  # extra input columns copied to the output ([]: all)

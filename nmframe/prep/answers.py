@@ -1,0 +1,128 @@
+"""The reference answer of each extracted problem, from its thread's answers.
+
+Rules (decided_by "rule"), in order:
+* no answers at all: no reference answer (answer validation later takes the majority of the
+  teacher's solutions, as the recipe does for problems without a forum answer);
+* a problem that is one of several from the same post goes to the LLM (which box belongs to
+  which problem is not a rule's call);
+* the accepted answer (StackExchange) holds ``\\boxed{}`` answers that all agree (equivalent by
+  :func:`nmframe.answers.grade`): that answer;
+* every ``\\boxed{}`` of the discussion agrees (AoPS, or StackExchange without an accepted box):
+  that answer.
+Otherwise the LLM reads the discussion (``extract_answer`` prompt). "none" from the LLM is a
+decision (no answer established); an unreadable reply is "no decision", and the problem keeps no
+reference answer (validation fills it by majority), counted and logged.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from nmframe.answers import CORRECT, grade, normalize
+
+from . import prompts
+from .decision import LLM, RULE, Decision, no_decision
+from .llm import PrepLLM
+from .parse import Unreadable, parse_final_answer
+
+PROMPT = "extract_answer"
+MAX_DISCUSSION_CHARS = 24_000
+
+
+def boxed_all(text: str) -> list[str]:
+    """Contents of every ``\\boxed{...}`` / ``\\fbox{...}`` in ``text`` (unbalanced ones skipped)."""
+    out, pos = [], 0
+    while True:
+        i = min((j for j in (text.find("\\boxed", pos), text.find("\\fbox", pos)) if j >= 0), default=-1)
+        if i < 0:
+            return out
+        j = text.find("{", i)
+        if j < 0:
+            return out
+        depth, k = 0, j
+        while k < len(text):
+            ch = text[k]
+            if ch == "\\":
+                k += 2
+                continue
+            if ch == "{":
+                depth += 1
+            elif ch == "}":
+                depth -= 1
+                if depth == 0:
+                    break
+            k += 1
+        if depth != 0:
+            return out
+        inner = text[j + 1:k].strip()
+        if inner:
+            out.append(inner)
+        pos = k + 1
+
+
+def _agreeing(boxes: list[str]) -> Optional[str]:
+    """The last box when every box is equivalent to it (nmframe.answers.grade: "0.5" and "1/2"
+    agree); None when there is none or any disagrees or cannot be graded."""
+    if not boxes:
+        return None
+    last = boxes[-1]
+    for b in {normalize(x) for x in boxes} - {normalize(last)}:
+        if grade(last, b).outcome != CORRECT:
+            return None
+    return last
+
+
+def answer_rule(row: dict) -> Optional[Decision]:
+    answers = row.get("answers") or []
+    if not answers and not (row.get("discussion") or "").strip():
+        return Decision(RULE, "no answers in the thread", None)
+    if (row.get("metadata") or {}).get("parts", 1) > 1:
+        return None
+    accepted = [a for a in answers if str(a.get("kind", "")).startswith("accepted")]
+    if accepted:
+        ans = _agreeing(boxed_all(accepted[0].get("text") or ""))
+        if ans is not None:
+            return Decision(RULE, "\\boxed{} answer in the accepted answer", ans)
+    texts = [a.get("text") or "" for a in answers] or [row.get("discussion") or ""]
+    boxes = [b for t in texts for b in boxed_all(t)]
+    ans = _agreeing(boxes)
+    if ans is not None:
+        return Decision(RULE, f"all {len(boxes)} \\boxed{{}} answer(s) of the discussion agree", ans)
+    return None
+
+
+def answer_prompt(row: dict) -> str:
+    disc = row.get("discussion") or "\n\n".join(a.get("text") or "" for a in row.get("answers") or [])
+    if len(disc) > MAX_DISCUSSION_CHARS:
+        disc = disc[:MAX_DISCUSSION_CHARS] + "\n[... discussion cut for length ...]"
+    return prompts.render(PROMPT, problem=row["problem"], discussion=disc)
+
+
+def decide_answers(rows: list[dict], llm: Optional[PrepLLM], replies: Optional[dict] = None) -> list[Decision]:
+    out: list[Optional[Decision]] = [answer_rule(r) for r in rows]
+    todo = [i for i, d in enumerate(out) if d is None]
+    if todo and llm is None:
+        for i in todo:
+            out[i] = no_decision("needs the LLM, and prep.backend=none")
+        _count(replies, "not asked (backend none)", len(todo))
+        return out  # type: ignore[return-value]
+    if todo:
+        for i, rep in zip(todo, llm.ask([answer_prompt(rows[i]) for i in todo])):
+            if rep.text is None:
+                out[i] = no_decision(rep.error or "no reply")
+                _count(replies, "error", 1)
+                continue
+            try:
+                ans = parse_final_answer(rep.text)
+            except Unreadable as exc:
+                out[i] = no_decision(f"unreadable reply ({exc})", reply=rep.text[:300])
+                _count(replies, "unreadable", 1)
+                continue
+            _count(replies, "ok", 1)
+            out[i] = Decision(LLM, "llm read the answer from the discussion" if ans is not None
+                              else "llm: the discussion establishes no answer", ans)
+    return out  # type: ignore[return-value]
+
+
+def _count(c: Optional[dict], key: str, n: int) -> None:
+    if c is not None:
+        c[key] = c.get(key, 0) + n
