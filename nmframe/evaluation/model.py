@@ -1,0 +1,100 @@
+"""The model under test: the student's last checkpoint, or a base model, and its backend.
+
+``evaluate.model = "student"`` evaluates the checkpoint of the last ``train_stage`` task
+(``<artifact>/checkpoint/model``, a transformers directory written by the torch trainer).
+Checkpoints hold weights only; the tokenizer is the student's (``model.tokenizer``), so a
+directory with links to the weights plus the saved tokenizer is made in the task's scratch
+folder, which every backend (transformers, vLLM) can load. Anything else is a model path, a hub
+id, or ``builtin:tiny`` (the random tiny model, for tests).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional
+
+from omegaconf import OmegaConf
+
+
+class EvaluateError(RuntimeError):
+    """The evaluation cannot start (no usable checkpoint, no judge, bad settings)."""
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    kind: str          # student | base
+    path: str          # what the backend loads
+    tiny: bool         # random-weight tiny model (its accuracy is noise)
+    label: str
+
+
+def student_weights(train_artifact: Path) -> Path:
+    """The transformers weights of a train_stage artifact."""
+    ckpt = Path(train_artifact) / "checkpoint"
+    for sub in ("model", "hf"):
+        if (ckpt / sub / "config.json").is_file():
+            return ckpt / sub
+    raise EvaluateError(f"{ckpt} holds no transformers model (config.json under checkpoint/model or checkpoint/hf): "
+                        "a Megatron dist checkpoint must be converted to a Hugging Face directory first "
+                        "(then set evaluate.model=<that directory>)")
+
+
+def with_tokenizer(cfg, weights: Path, scratch: Path) -> Path:
+    """``weights`` itself when it carries a tokenizer, else a scratch directory of links to its
+    files plus the student's tokenizer."""
+    if (weights / "tokenizer.json").is_file() or (weights / "tokenizer_config.json").is_file():
+        return weights
+    from nmframe.models.tiny import load_tokenizer
+
+    target = Path(scratch) / "model"
+    target.mkdir(parents=True, exist_ok=True)
+    for f in weights.iterdir():
+        link = target / f.name
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        os.symlink(f.resolve(), link)
+    load_tokenizer(str(cfg.model.tokenizer), int(cfg.model.vocab_size)).save_pretrained(target)
+    return target
+
+
+def resolve_model(cfg, train_artifact: Optional[Path], scratch: Path) -> ModelRef:
+    spec = str(cfg.evaluate.model)
+    if spec == "student":
+        if train_artifact is None:
+            raise EvaluateError("evaluate.model=student needs the train_stage artifact")
+        path = with_tokenizer(cfg, student_weights(train_artifact), scratch)
+        return ModelRef("student", str(path), bool(cfg.model.tiny), f"{cfg.model.name} student")
+    return ModelRef("base", spec, spec.startswith("builtin:"), spec)
+
+
+def backend_kind(cfg) -> str:
+    kind = str(cfg.evaluate.backend)
+    if kind == "auto":
+        spec = str(cfg.evaluate.model)
+        tiny = (spec == "student" and bool(cfg.model.tiny)) or spec.startswith("builtin:")
+        return "hf" if tiny else "vllm"
+    if kind not in ("hf", "vllm", "openai"):
+        raise EvaluateError(f"evaluate.backend={kind!r}: allowed auto, hf, vllm, openai")
+    return kind
+
+
+@contextlib.contextmanager
+def open_model_backend(cfg, model: ModelRef, log_dir: Optional[Path] = None) -> Iterator:
+    """A generation backend (nmframe.generation) serving ``model`` with the evaluate settings."""
+    from nmframe.generation.factory import open_backend
+
+    ev = cfg.evaluate
+    view = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    OmegaConf.set_struct(view, False)
+    view.teacher.model = model.path
+    view.teacher.backend = backend_kind(cfg)
+    view.teacher.temperature = float(ev.temperature)
+    view.teacher.top_p = float(ev.top_p)
+    view.teacher.max_tokens = int(ev.max_tokens)
+    view.teacher.tensor_parallel_size = int(ev.tensor_parallel_size)
+    view.teacher.endpoint = ev.endpoint
+    view.generate.batch_size = int(ev.batch_size)
+    with open_backend(view, log_dir=log_dir) as backend:
+        yield backend

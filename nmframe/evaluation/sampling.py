@@ -1,0 +1,39 @@
+"""n samples per problem of one (mode, tir) config, appended to a resumable shard.
+
+The same loop as teacher generation (harmony prompt, Python tool, limits), so a student trained
+on harmony traces is evaluated in the format it learnt. Records are keyed by (problem, mode,
+tir, sample index): a killed evaluation resumes where it stopped, and the shard file is renamed
+to its final name only when every sample has a record.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from nmframe.generation.runner import sampling_seed
+from nmframe.generation.shards import ShardWriter
+from nmframe.generation.tir import LoopSettings, SampleSpec, TirLoop
+
+
+def sample_specs(problems: list[dict], mode: str, tir: bool, n: int, seed_base: int) -> list[SampleSpec]:
+    return [SampleSpec(p, mode, tir, i, sampling_seed(p["id"], mode, tir, i, seed_base))
+            for p in problems for i in range(n)]
+
+
+def sample_problems(problems: list[dict], *, mode: str, tir: bool, n: int, backend, settings: LoopSettings,
+                    writer: ShardWriter, batch_size: int, seed_base: int = 0, sandbox=None,
+                    progress: Optional[Callable[[int, int], None]] = None) -> dict:
+    specs = sample_specs(problems, mode, tir, n, seed_base)
+    todo = [s for s in specs if s.key not in writer]
+    loop = TirLoop(backend, settings, sandbox=sandbox if tir else None)
+    try:
+        for start in range(0, len(todo), max(1, batch_size)):
+            loop.run(todo[start:start + batch_size], on_record=writer.append)
+            if progress is not None:
+                progress(min(start + batch_size, len(todo)), len(todo))
+    finally:
+        loop.close()
+    missing = [s.key for s in specs if s.key not in writer]
+    if missing:
+        raise RuntimeError(f"{len(missing)} samples have no record after sampling, e.g. {missing[0]}")
+    writer.finish()
+    return {"samples": len(specs), "resumed": len(specs) - len(todo), "generated": len(todo)}

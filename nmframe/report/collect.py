@@ -1,0 +1,288 @@
+"""Gather what a report shows: evaluate results per sweep point, bucket counts, stage times.
+
+A run directory (outputs/runs/<id>) lists its tasks, the sweep point(s) each belongs to and the
+artifact store; results are read from the finished artifacts. Sweep points become *variants*:
+named by the experiment manifest when one matches (e.g. ``source.name: aops`` -> "AoPS"),
+else by the overrides that differ between points. Tasks that did not finish are listed in the
+report's notes, never silently left out.
+"""
+from __future__ import annotations
+
+import collections
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from omegaconf import OmegaConf
+
+from nmframe.report.manifest import find_manifest
+
+
+@dataclass
+class EvalResult:
+    variant: str
+    benchmark: str
+    mode: str
+    tir: bool
+    records: list[dict]
+    ks: tuple[int, ...]
+    tiny: bool = False
+    model: str = ""
+    metrics: dict = field(default_factory=dict)   # score(): overall + by_subset
+
+    @property
+    def config(self) -> str:
+        return f"{self.mode}/{'tir' if self.tir else 'notir'}"
+
+
+@dataclass
+class ReportData:
+    title: str
+    source: str                     # the run directory (or "imported")
+    experiment: str = ""            # cfg.name of the run
+    manifest: Optional[dict] = None
+    variants: list[str] = field(default_factory=list)
+    evals: list[EvalResult] = field(default_factory=list)
+    buckets: list[dict] = field(default_factory=list)       # {variant, stage, max_len, traces, tokens}
+    stage_times: list[dict] = field(default_factory=list)   # {variant, stage, steps, measured_s, predicted_s}
+    notes: list[str] = field(default_factory=list)
+    tiny: bool = False
+    alpha: float = 0.05
+
+
+def find_run(target: str, outputs: Path) -> Path:
+    """A run directory from a path, a run name under outputs/runs, or an experiment name (its
+    latest run)."""
+    from nmframe.engine.runs import list_runs
+
+    p = Path(target)
+    if (p / "tasks.json").is_file():
+        return p
+    runs_root = Path(outputs) / "runs"
+    if (runs_root / target / "tasks.json").is_file():
+        return runs_root / target
+    name = target.split("/")[-1]
+    matches = [rd.path for rd in list_runs(runs_root)
+               if rd.info().get("name") == name or any(f"experiment={target}" in " ".join(o)
+                                                       for o in rd.info().get("overrides", []))]
+    if matches:
+        return matches[-1]
+    raise FileNotFoundError(f"no run or experiment named {target!r} (looked in {runs_root}; "
+                            "give a run directory, a run name, or an experiment name that has been run)")
+
+
+def _flat(cfg) -> dict:
+    out = {}
+
+    def walk(node, prefix):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f"{prefix}{k}.")
+        else:
+            out[prefix[:-1]] = node
+    walk(OmegaConf.to_container(cfg, resolve=True), "")
+    return out
+
+
+def variant_labels(cfgs: list, overrides: list[list[str]], manifest: Optional[dict]) -> list[str]:
+    labels = []
+    for i, cfg in enumerate(cfgs):
+        label = None
+        for name, match in (manifest or {}).get("variants", {}).items():
+            if all(str(OmegaConf.select(cfg, k)) == str(v) for k, v in (match or {}).items()):
+                label = name
+                break
+        labels.append(label)
+    if all(labels):
+        return labels
+    if len(cfgs) == 1:
+        return [labels[0] or "run"]
+    flats = [_flat(c) for c in cfgs]
+    keys = [o.split("=", 1)[0] for ov in overrides for o in ov if "=" in o]
+    differ = [k for k in dict.fromkeys(keys) if len({str(f.get(k.lstrip("+"), "")) for f in flats}) > 1]
+    out = []
+    for i, (lab, ov) in enumerate(zip(labels, overrides)):
+        if lab:
+            out.append(lab)
+            continue
+        parts = [o for o in ov if o.split("=", 1)[0] in differ]
+        out.append(" ".join(parts) or f"point {i}")
+    return out
+
+
+def merge_scores(evals: list[EvalResult], alpha: float) -> None:
+    from nmframe.evaluation.scoring import score
+
+    for e in evals:
+        e.metrics = score(e.records, ks=e.ks, alpha=alpha) if e.records else {"overall": {}, "by_subset": {}}
+
+
+def collect_run(run_dir: Path) -> ReportData:
+    from nmframe.engine.runs import RunDir
+
+    rd = RunDir(Path(run_dir))
+    info = rd.info()
+    tasks = rd.tasks()
+    states = rd.states()
+    point_files = sorted((rd.path / "points").glob("*.yaml"))
+    cfgs = [OmegaConf.load(p) for p in point_files]
+    overrides = [o if isinstance(o, list) else str(o).split() for o in info.get("overrides", [[]] * len(cfgs))]
+    name = str(cfgs[0].name) if cfgs else ""
+    manifest = find_manifest(name)
+    labels = variant_labels(cfgs, overrides, manifest)
+    artifacts = Path(info.get("artifacts") or cfgs[0].paths.artifacts)
+    alpha = float(cfgs[0].evaluate.alpha) if cfgs else 0.05
+    data = ReportData(title=(manifest or {}).get("title") or f"nmframe report: {name or rd.path.name}",
+                      source=str(rd.path), experiment=name, manifest=manifest,
+                      variants=list(dict.fromkeys(labels)), alpha=alpha)
+    groups: dict[tuple, EvalResult] = {}
+    by_step = collections.defaultdict(list)
+    for key, entry in tasks.items():
+        by_step[entry["task"]["step"]].append((key, entry))
+    for key, entry in sorted(by_step.get("evaluate", []), key=lambda kv: json.dumps(kv[1]["task"]["params"], sort_keys=True)):
+        t = entry["task"]
+        art = artifacts / "evaluate" / key
+        scores = art / "scores.json"
+        if not scores.is_file():
+            data.notes.append(f"evaluate task {key} ({t['params']}) has no result "
+                              f"(state: {states.get(key, {}).get('state', 'unknown')})")
+            continue
+        meta = json.loads(scores.read_text())
+        recs = [json.loads(line) for line in open(art / "records.jsonl", encoding="utf-8") if line.strip()]
+        for pi in entry.get("points") or [0]:
+            p = t["params"]
+            gk = (labels[pi], p["benchmark"], p["mode"], bool(p["tir"]))
+            if gk not in groups:
+                groups[gk] = EvalResult(labels[pi], p["benchmark"], p["mode"], bool(p["tir"]), [],
+                                        tuple(meta.get("ks", [1])), bool(meta["model"]["tiny"]), meta["model"]["label"])
+            groups[gk].records.extend(recs)
+    data.evals = list(groups.values())
+    merge_scores(data.evals, alpha)
+    data.tiny = any(e.tiny for e in data.evals) or any(bool(c.model.tiny) for c in cfgs if "evaluate" in c.pipeline.steps)
+    _buckets(data, by_step, artifacts, labels)
+    _stage_times(data, by_step, artifacts, labels, cfgs, tasks)
+    _training_notes(data, by_step, artifacts, cfgs)
+    return data
+
+
+def _buckets(data, by_step, artifacts, labels) -> None:
+    seen = set()
+    for key, entry in by_step.get("bucketize", []):
+        f = artifacts / "bucketize" / key / "stages.json"
+        if not f.is_file():
+            continue
+        for pi in entry.get("points") or [0]:
+            if (labels[pi], key) in seen:
+                continue
+            seen.add((labels[pi], key))
+            for s in json.loads(f.read_text()):
+                data.buckets.append({"variant": labels[pi], "stage": s["name"], "max_len": s["max_len"],
+                                     "traces": s["traces"], "tokens": s.get("tokens")})
+
+
+def _stage_times(data, by_step, artifacts, labels, cfgs, tasks) -> None:
+    from nmframe.engine.registry import get_step
+
+    step = None
+    for key, entry in sorted(by_step.get("train_stage", []), key=lambda kv: kv[1]["task"]["params"].get("index", 0)):
+        art = artifacts / "train_stage" / key
+        losses = art / "losses.json"
+        if not losses.is_file():
+            continue
+        res = json.loads(losses.read_text())
+        times = res.get("step_times") or []
+        measured = sum(times) / len(times) if times else None
+        pi = (entry.get("points") or [0])[0]
+        cfg = cfgs[pi]
+        params = entry["task"]["params"]
+        predicted, why = None, ""
+        try:
+            step = step or get_step("train_stage")
+            lengths = None
+            sft_key = entry["task"]["inputs"].get("prepare_sft")
+            if sft_key and (artifacts / "prepare_sft" / sft_key).is_dir():
+                from nmframe.sft.store import SftData
+
+                lengths = SftData(artifacts / "prepare_sft" / sft_key).lengths
+            est = step.estimate(cfg, params, lengths)
+            predicted = est.get("step_time_s")
+        except Exception as exc:  # noqa: BLE001 - a missing prediction is a note, not a failed report
+            why = f"{type(exc).__name__}: {exc}"
+        data.stage_times.append({"variant": labels[pi], "stage": params.get("stage"), "index": params.get("index"),
+                                 "steps": res.get("steps"), "measured_s": measured, "predicted_s": predicted,
+                                 "final_loss": (res.get("losses") or [None])[-1], "prediction_error": why,
+                                 "backend": str(cfg.trainer.backend)})
+
+
+def _training_notes(data, by_step, artifacts, cfgs) -> None:
+    for cfg in cfgs[:1]:
+        if "prepare_sft" in cfg.pipeline.steps and str(cfg.sft.input_step) != "filter_correct":
+            kept = ""
+            for key, _ in by_step.get("filter_correct", []):
+                f = artifacts / "filter_correct" / key / "report.json"
+                if f.is_file():
+                    rep = json.loads(f.read_text())
+                    kept = f" (filter_correct kept {rep.get('kept')} of {rep.get('total')} traces)"
+            data.notes.append(f"training used every trace of step '{cfg.sft.input_step}' (sft.input_step), "
+                              f"not only the traces that reach the expected answer{kept}: the recipe trains on "
+                              "filter_correct's traces; this run does not")
+
+
+def import_external(path: Path, label: str, benchmark: str = "comp-math-24-25", config: str = "high/notir",
+                    samples: Optional[int] = None) -> EvalResult:
+    """Evaluation outputs made elsewhere: JSONL rows with ``problem_id``, ``sample_index``,
+    ``predicted_answer`` and ``correct`` (true / false / null = ungraded) or ``outcome``;
+    optional ``subset``, ``benchmark``, ``mode``, ``tir``, ``tokens``. A row's subset defaults
+    to the one the benchmark file gives its problem id."""
+    from nmframe.evaluation.configs import parse_configs
+
+    default = parse_configs([config])[0]
+    subsets = {}
+    if benchmark == "comp-math-24-25":
+        from nmframe.datafiles import PKG_DATA
+
+        with open(PKG_DATA / "benchmarks" / "comp-math-24-25.jsonl", encoding="utf-8") as f:
+            for line in f:
+                r = json.loads(line)
+                subsets[str(r["id"])] = r["subset_for_metrics"]
+    recs = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                r = json.loads(line)
+            except ValueError as exc:
+                raise ValueError(f"{path}:{n}: unreadable JSON ({exc})") from exc
+            for k in ("problem_id", "sample_index"):
+                if r.get(k) is None:
+                    raise ValueError(f"{path}:{n}: no {k!r}")
+            if "outcome" in r:
+                outcome = r["outcome"]
+            elif "correct" in r:
+                outcome = {True: "correct", False: "wrong", None: "ungraded"}.get(r["correct"])
+            else:
+                raise ValueError(f"{path}:{n}: no 'correct' or 'outcome'")
+            if outcome not in ("correct", "wrong", "ungraded"):
+                raise ValueError(f"{path}:{n}: correctness {r.get('correct', r.get('outcome'))!r} is not "
+                                 "true/false/null or correct/wrong/ungraded")
+            pid = str(r["problem_id"])
+            subset = r.get("subset") or subsets.get(pid) or benchmark
+            mode = r.get("mode", default.mode)
+            tir = bool(r.get("tir", default.tir))
+            recs.append({"problem_id": pid, "subset": subset, "sample_index": int(r["sample_index"]),
+                         "predicted_answer": r.get("predicted_answer"), "outcome": outcome,
+                         "tokens": r.get("tokens"), "mode": mode, "tir": tir,
+                         "benchmark": r.get("benchmark", benchmark)})
+    if not recs:
+        raise ValueError(f"{path}: no rows")
+    per = collections.Counter(r["problem_id"] for r in recs)
+    n = samples or max(per.values())
+    groups = collections.defaultdict(list)
+    for r in recs:
+        groups[(r["benchmark"], r["mode"], r["tir"])].append(r)
+    if len(groups) != 1:
+        raise ValueError(f"{path}: rows of several benchmarks/configs {sorted(groups)}: import one file per config")
+    (bench, mode, tir), rows = next(iter(groups.items()))
+    return EvalResult(label, bench, mode, tir, rows, (1, n) if n > 1 else (1,), False, f"imported: {path}")

@@ -1,0 +1,185 @@
+"""evaluate: benchmark samples of the model under test, graded and scored, per benchmark x config.
+
+Why a task per (benchmark, mode, tir, shard): each is an independent, cacheable unit (days of
+GPU time at the paper's 120K-token budget); adding a config or a benchmark reuses every task
+already computed. The key holds what changes the result: the model (the last train_stage task's
+key for ``evaluate.model=student``, else the model id), the benchmark's VERSION and file
+contents, the sampling settings, samples per problem, the problem cap, the TIR limits (TIR
+tasks) and the grader (math-verify timeout or the judge).
+
+Resume: samples are appended to ``<paths.outputs>/scratch/evaluate/<key>/samples.partial.jsonl``
+(the resumable shards of nmframe.generation); a restarted task generates only what is missing.
+
+Output: ``samples.jsonl`` (generation records), ``records.jsonl`` (one graded record per
+sample: problem_id, subset, sample_index, predicted_answer, outcome, tokens, ...),
+``scores.json`` (per subset and overall: pass@1 with SE and CI, pass@k, maj@k, no-answer,
+ungraded, mean tokens; plus what was evaluated: model, tiny or not, config, samples).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+from nmframe.datafiles import fingerprint
+from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
+from nmframe.engine.dag import DagError
+from nmframe.engine.step import select
+
+
+def scratch_dir(cfg, key: str) -> Path:
+    return Path(cfg.paths.outputs) / "scratch" / "evaluate" / key
+
+
+def samples_per_problem(cfg, bench) -> int:
+    n = cfg.evaluate.samples
+    return int(n) if n is not None else int(bench.samples)
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+@register_step
+class Evaluate(Step):
+    name = "evaluate"
+    VERSION = "1"
+    description = "sample the model on each benchmark per mode x tir, grade (math-verify / LLM judge), score"
+    inputs = ("train_stage",)
+
+    def tasks(self, cfg, dag):
+        from nmframe.benchmarks import get_benchmark
+        from nmframe.evaluation import parse_configs
+
+        configs = parse_configs(cfg.evaluate.configs)
+        inputs = {}
+        if str(cfg.evaluate.model) == "student":
+            if "train_stage" not in dag.by_step:
+                raise DagError("evaluate.model=student evaluates the last train_stage checkpoint: put train_stage "
+                               "before evaluate in pipeline.steps, or set evaluate.model to a model path / hub id")
+            stages = dag.all("train_stage")
+            inputs["model"] = max(stages, key=lambda t: int(t.params.get("index", 0)))
+        specs = []
+        for name in cfg.evaluate.benchmarks:
+            get_benchmark(str(name))  # unknown names fail at plan time
+            for c in configs:
+                for shard in range(int(cfg.evaluate.shards)):
+                    specs.append(TaskSpec(params={"benchmark": str(name), "mode": c.mode, "tir": c.tir,
+                                                  "shard": shard}, inputs=dict(inputs)))
+        return specs
+
+    def config_slice(self, cfg, params):
+        from nmframe.benchmarks import get_benchmark
+        from nmframe.evaluation.model import backend_kind
+
+        bench = get_benchmark(params["benchmark"])
+        out = select(cfg, "evaluate.model", "evaluate.max_problems", "evaluate.shards", "evaluate.temperature",
+                     "evaluate.top_p", "evaluate.max_tokens", "evaluate.seed")
+        out["samples"] = samples_per_problem(cfg, bench)
+        out["benchmark_version"] = bench.VERSION
+        out["backend"] = backend_kind(cfg)
+        files = bench.files(cfg)
+        out["benchmark_files"] = ([[p.name, fingerprint(p)] for p in files] if files
+                                  else f"MISSING: {bench.path(cfg)}")
+        if str(cfg.evaluate.model) == "student":
+            out.update(select(cfg, "model.tokenizer", "model.vocab_size"))
+        if params.get("tir"):
+            out.update(select(cfg, "tir.max_calls", "tir.output_chars", "tir.call_timeout_s"))
+        if bench.grader == "llm-judge":
+            out.update(select(cfg, "evaluate.judge", "evaluate.judge_model"))
+        else:
+            out.update(select(cfg, "answers.grade_timeout_s"))
+        return out
+
+    def resources(self, cfg, params):
+        from nmframe.evaluation.model import backend_kind
+
+        ev = cfg.evaluate
+        kind = backend_kind(cfg)
+        gpus = int(ev.tensor_parallel_size) if kind == "vllm" or (kind == "openai" and not ev.endpoint) else 0
+        return Resources(cpus=int(ev.cpus), gpus=gpus, time_min=int(ev.time_min), mem_gb=None)
+
+    def run(self, ctx: StepContext) -> None:
+        from nmframe.benchmarks import get_benchmark
+        from nmframe.generation.runner import open_shard, shard_of
+        from nmframe.generation.shards import read_records
+        from nmframe.generation.tir import LoopSettings
+        from nmframe.evaluation.model import open_model_backend, resolve_model
+        from nmframe.evaluation.sampling import sample_problems
+        from nmframe.evaluation.scoring import score
+        from nmframe.filters.llm import load_backend
+
+        cfg, p, ev = ctx.cfg, ctx.params, ctx.cfg.evaluate
+        bench = get_benchmark(p["benchmark"])
+        n = samples_per_problem(cfg, bench)
+        problems, load_report = bench.load(cfg, ev.max_problems)
+        mine = [pr for pr in problems if shard_of(pr["id"], ev.shards) == p["shard"]]
+        by_id = {pr["id"]: pr for pr in mine}
+        judge = None
+        if bench.grader == "llm-judge":
+            judge = load_backend(ev.judge, cfg)
+            if judge is None:
+                raise RuntimeError(f"benchmark {bench.name} is graded by an LLM judge: set evaluate.judge="
+                                   "'module:factory' (e.g. nmframe.evaluation.judge:chat_endpoint with "
+                                   "evaluate.judge_endpoint=http://host:8000/v1)")
+        scratch = scratch_dir(cfg, ctx.task.key)
+        scratch.mkdir(parents=True, exist_ok=True)
+        model = resolve_model(cfg, ctx.inputs.get("model"), scratch)
+        writer = open_shard(scratch, fsync=bool(cfg.generate.fsync))
+        ctx.log.info("evaluate %s on %s: %d problems x %d samples (%s), model %s", bench.name, ctx.task.id,
+                     len(mine), n, "tir" if p["tir"] else "no tir", model.path)
+        stats = {"resumed": writer.resumed}
+        try:
+            if not writer.done:
+                settings = LoopSettings(
+                    max_tokens=int(ev.max_tokens), temperature=float(ev.temperature), top_p=float(ev.top_p),
+                    max_calls=int(cfg.tir.max_calls), output_chars=int(cfg.tir.output_chars),
+                    call_timeout_s=float(cfg.tir.call_timeout_s), tool_workers=int(cfg.generate.tool_workers),
+                    count_teacher_tokens=False)
+                with contextlib.ExitStack() as stack:
+                    backend = stack.enter_context(open_model_backend(cfg, model, log_dir=scratch))
+                    sandbox = None
+                    if p["tir"] and mine:
+                        from nmframe.sandbox import Sandbox
+
+                        sandbox = stack.enter_context(Sandbox(
+                            max_sessions=cfg.generate.sandbox_sessions, memory_mb=cfg.generate.sandbox_memory_mb,
+                            output_chars=int(cfg.tir.output_chars), default_timeout=float(cfg.tir.call_timeout_s)))
+                    stats.update(sample_problems(
+                        mine, mode=p["mode"], tir=p["tir"], n=n, backend=backend, settings=settings, writer=writer,
+                        batch_size=int(ev.batch_size), seed_base=int(ev.seed), sandbox=sandbox,
+                        progress=lambda d, t: ctx.log.info("evaluate %s: %d/%d samples", ctx.task.id, d, t)))
+        finally:
+            writer.close()
+        _link_or_copy(writer.final, ctx.out_dir / "samples.jsonl")
+        samples = [rec for _, rec in read_records(ctx.out_dir / "samples.jsonl")]
+        if len(samples) != len(mine) * n:
+            raise RuntimeError(f"{writer.final} has {len(samples)} records for {len(mine)} problems x {n} samples")
+        samples.sort(key=lambda r: (str(r["problem_id"]), int(r["sample_index"])))
+        records = bench.grade(samples, by_id, cfg, log=ctx.log, judge=judge)
+        with open(ctx.out_dir / "records.jsonl", "w", encoding="utf-8") as f:
+            for r in records:
+                f.write(json.dumps({**r, "benchmark": bench.name, "mode": p["mode"], "tir": p["tir"]},
+                                   ensure_ascii=False) + "\n")
+        ks = bench.ks(n)
+        metrics = score(records, ks=ks, alpha=float(ev.alpha)) if records else {"overall": {}, "by_subset": {}}
+        ctx.write_json("scores.json", {
+            "benchmark": bench.name, "benchmark_version": bench.VERSION, "grader": bench.grader,
+            "mode": p["mode"], "tir": p["tir"], "shard": p["shard"], "shards": int(ev.shards),
+            "samples_per_problem": n, "ks": list(ks), "problems": len(mine),
+            "model": {"kind": model.kind, "path": model.path, "tiny": model.tiny, "label": model.label},
+            "sampling": {"temperature": float(ev.temperature), "top_p": float(ev.top_p),
+                         "max_tokens": int(ev.max_tokens)},
+            "load": load_report.to_dict(), "generation": stats, **metrics})
+        o = metrics.get("overall", {})
+        ctx.log_metrics({k: v for k, v in {"pass@1": o.get("pass@1"), f"maj@{ks[-1]}": o.get(f"maj@{ks[-1]}"),
+                                           "no_answer_rate": o.get("no_answer_rate"),
+                                           "ungraded_samples": o.get("ungraded_samples"),
+                                           "samples": o.get("samples")}.items() if v is not None})
+        ctx.log.info("evaluate %s: pass@1 %s, maj@%d %s over %d problems", ctx.task.id, o.get("pass@1"), ks[-1],
+                     o.get(f"maj@{ks[-1]}"), len(mine))
