@@ -81,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--outputs", type=Path, default=Path("outputs"), help="the outputs folder (default: outputs)")
     status.add_argument("-n", type=int, default=15, help="how many recent runs to list")
     sub.add_parser("steps", help="list the registered steps")
+    from nmframe.report.command import add_arguments as report_arguments
+
+    report_arguments(sub.add_parser("report", help="Markdown/CSV/HTML report of a run or experiment (paper tables, "
+                                    "CIs, paired tests, plots); --import external eval outputs"))
     return parser
 
 
@@ -242,6 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
+        if args.verb == "report":
+            from nmframe.report.command import run as cmd_report
+
+            return cmd_report(args, console)
         return {"run": cmd_run, "plan": cmd_plan, "status": cmd_status, "steps": cmd_steps}[args.verb](args)
     except (OverrideError, ConfigError) as exc:
         err_console.print(f"[red]invalid config:[/red] {exc}", markup=True, highlight=False)

@@ -72,7 +72,31 @@ class SftConfig:
 
 @dataclass
 class EvaluateConfig:
-    benchmarks: List[str] = field(default_factory=lambda: ["comp-math-24-25"])
+    """Benchmark evaluation (step evaluate, nmframe.evaluation; paper: 16 samples, T=1.0, top_p=1.0, 120K)."""
+    benchmarks: List[str] = field(default_factory=lambda: ["comp-math-24-25"])  # names in nmframe.benchmarks
+    model: str = "student"            # student (the last train_stage checkpoint) | a model path or hub id (a base model)
+    configs: List[str] = field(default_factory=lambda: ["high/tir", "high/notir", "medium/tir", "medium/notir",
+                                                        "low/tir", "low/notir"])  # "<effort>/<tir|notir>"
+    samples: Optional[int] = None     # samples per problem (None: the benchmark's own, 16 / HLE 4)
+    max_problems: Optional[int] = None  # smoke runs: the first N problems of each subset
+    shards: int = 1                   # problems split into this many tasks per (benchmark, config)
+    backend: str = "auto"             # auto (hf for a tiny model, else vllm) | hf | vllm | openai
+    endpoint: Optional[str] = None    # an OpenAI-compatible server already serving the model (backend openai)
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_tokens: int = 120_000
+    seed: int = 0                     # base of the per-sample engine seeds
+    batch_size: int = 64              # samples per tool-loop round
+    tensor_parallel_size: int = 1     # GPUs per evaluate task (vllm)
+    cpus: int = 8
+    time_min: int = 720
+    comp_math_file: str = "pkg://benchmarks/comp-math-24-25.jsonl"
+    hle_math_file: Optional[str] = None  # HLE-Math problems (not shipped; required when hle-math is evaluated)
+    judge: Optional[str] = None       # LLM judge "module:factory" (hle-math); e.g. nmframe.evaluation.judge:chat_endpoint
+    judge_endpoint: Optional[str] = None  # OpenAI-compatible base URL of the judge (chat_endpoint factory)
+    judge_model: str = "Qwen/Qwen2.5-32B-Instruct"
+    judge_workers: int = 16
+    alpha: float = 0.05               # confidence level of intervals and paired tests in reports
 
 
 @dataclass
