@@ -85,12 +85,19 @@ def _flat(cfg) -> dict:
     return out
 
 
+def _same(a, b) -> bool:
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return str(a) == str(b)
+
+
 def variant_labels(cfgs: list, overrides: list[list[str]], manifest: Optional[dict]) -> list[str]:
     labels = []
     for i, cfg in enumerate(cfgs):
         label = None
         for name, match in (manifest or {}).get("variants", {}).items():
-            if all(str(OmegaConf.select(cfg, k)) == str(v) for k, v in (match or {}).items()):
+            if all(_same(OmegaConf.select(cfg, k), v) for k, v in (match or {}).items()):
                 label = name
                 break
         labels.append(label)
