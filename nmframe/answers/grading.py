@@ -132,7 +132,9 @@ def grade(gold: str, pred: str | None, timeout: float = 5.0) -> Verdict:
     """Grade ``pred`` against ``gold``: "correct", "wrong" or "ungraded" with a reason.
 
     Safe to call from any thread or process; math-verify runs in a worker process that
-    is killed after ``timeout`` seconds (verdict "ungraded", reason "timeout").
+    is killed after ``timeout`` seconds (verdict "ungraded", reason "timeout"). The clock
+    starts when the worker begins the comparison: the first call in a process also waits
+    for a worker to start (about half a second).
     """
     verdict, key = _prepare(gold, pred)
     if verdict is not None:
