@@ -64,6 +64,7 @@ class FiltersConfig:
 class SftConfig:
     template: str = "harmony"         # harmony (the teacher's format, as the paper) | chat (student template)
     input_step: str = "filter_correct"  # the step whose artifacts hold the traces to train on
+    require_finished: bool = True     # skip completions that do not end in a final answer (false: smoke runs)
     workers: Optional[int] = None     # tokenizer processes (default: all cores)
     parallel_min_traces: int = 2000   # fewer traces are tokenized in-process
     pack_seed: int = 0                # shuffle of each epoch before packing into global batches

@@ -1,0 +1,103 @@
+"""pack: one task per bucket stage; the stage's epochs as global batches packed into bins.
+
+Why a step: which traces share a packed sequence, in which order, is part of what a training
+stage computes, so it is fixed (and cached) before training; the trainer only lays out each bin
+(:func:`nmframe.packing.packed_batch`: ``cu_seqlens``, positions restarting per sample, padding
+to ``lcm(128, 2 * CP)``). Each global batch of ``trainer.global_batch_size`` traces is packed into
+bins of the stage's ``max_len`` with :func:`nmframe.packing.pack` (semantics in
+:mod:`nmframe.sft.stages`). With context parallelism under Megatron every sample is also padded
+to ``2 * CP`` (varlen CP kernels need it), and the packer accounts for that padding.
+
+The key holds what changes the packing: the stage length, CP (from the stage's parallel layout),
+the backend (per-sample padding), global batch, epochs, the shuffle seed, and (through the
+inputs, and explicitly) the tokenizer and template.
+
+Output: ``bins.npy``, ``bin_offsets.npy``, ``step_offsets.npy`` (:class:`nmframe.sft.stages.Schedule`)
+and ``pack.json``: steps, bins vs the lower bound, token utilisation, pad multiples.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from nmframe.config.checks import check_parallel_layout
+from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
+from nmframe.packing import default_pad_multiple, lower_bound
+from nmframe.sft.stages import build_schedule
+from nmframe.sft.store import SftData
+
+
+def stage_index(cfg, name: str) -> int:
+    for i, s in enumerate(cfg.buckets.stages):
+        if str(s.name) == name:
+            return i
+    raise KeyError(f"no bucket stage {name!r} in buckets={cfg.buckets.name}")
+
+
+def pack_settings(cfg, name: str) -> dict:
+    """Everything that decides a stage's packing, as plain values (also the config slice)."""
+    i = stage_index(cfg, name)
+    layout = check_parallel_layout(cfg, name)
+    cp = int(layout["cp"])
+    capacity = int(cfg.buckets.stages[i].max_len)
+    pad_multiple = default_pad_multiple(cp)
+    if capacity % pad_multiple:
+        raise ValueError(f"buckets.stages[{i}].max_len={capacity} is not a multiple of lcm(128, 2*CP)={pad_multiple}")
+    backend = str(cfg.trainer.backend)
+    return {"stage": name, "index": i, "capacity": capacity, "cp": cp, "pad_multiple": pad_multiple,
+            "sample_multiple": 2 * cp if (backend == "megatron" and cp > 1) else 1, "backend": backend,
+            "global_batch_size": int(cfg.trainer.global_batch_size), "epochs": float(cfg.trainer.epochs),
+            "seed": int(cfg.sft.pack_seed), "tokenizer": str(cfg.model.tokenizer), "template": str(cfg.sft.template)}
+
+
+@register_step
+class Pack(Step):
+    name = "pack"
+    VERSION = "1"
+    description = "pack each stage's global batches into bins of the stage length (cu_seqlens, CP padding)"
+    inputs = ("bucketize", "prepare_sft")
+
+    def tasks(self, cfg, dag):
+        ins = {"bucketize": dag.one("bucketize"), "prepare_sft": dag.one("prepare_sft")}
+        return [TaskSpec(params={"stage": str(s.name)}, inputs=dict(ins)) for s in cfg.buckets.stages]
+
+    def config_slice(self, cfg, params):
+        return pack_settings(cfg, params["stage"])
+
+    def resources(self, cfg, params):
+        return Resources(cpus=1, time_min=60, mem_gb=16)
+
+    def estimate(self, cfg, params, lengths=None) -> dict:
+        """Predicted step time and GPU-hours of this stage's training (see :mod:`nmframe.training.cost`)."""
+        from nmframe.training.cost import estimate_stage
+
+        return estimate_stage(cfg, params["stage"], lengths)
+
+    def run(self, ctx: StepContext) -> None:
+        s = pack_settings(ctx.cfg, ctx.params["stage"])
+        data = SftData(ctx.inputs["prepare_sft"])
+        ids = np.load(ctx.inputs["bucketize"] / f"stage_{s['index']}.npy")
+        lengths = data.lengths[ids]
+        sched = build_schedule(ids, lengths, s["capacity"], global_batch=s["global_batch_size"], epochs=s["epochs"],
+                               seed=s["seed"], sample_multiple=s["sample_multiple"])
+        sched.save(ctx.out_dir)
+        all_len = data.lengths[sched.bins] if sched.bins.size else np.zeros(0, np.int64)
+        real = int(all_len.sum())
+        eff = (-(-all_len // s["sample_multiple"]) * s["sample_multiple"]) if all_len.size else all_len
+        loads = np.add.reduceat(eff, sched.bin_offsets[:-1]) if sched.num_bins else np.zeros(0, np.int64)
+        padded = int((-(-loads // s["pad_multiple"]) * s["pad_multiple"]).sum())
+        whole = lower_bound(lengths, s["capacity"], multiple=s["sample_multiple"]) if lengths.size else 0
+        report = {
+            **s, "traces": int(ids.size), "steps": sched.num_steps, "bins": sched.num_bins,
+            "lower_bound": sched.lower_bound,
+            "bins_over_bound": round(sched.num_bins / sched.lower_bound - 1, 6) if sched.lower_bound else 0.0,
+            "epoch_lower_bound": whole,
+            "tokens": real, "utilisation": round(real / (sched.num_bins * s["capacity"]), 6) if sched.num_bins else 0.0,
+            "utilisation_padded": round(real / padded, 6) if padded else 0.0,
+            "samples_per_bin": round(float(all_len.size) / sched.num_bins, 3) if sched.num_bins else 0.0,
+        }
+        ctx.write_json("pack.json", report)
+        ctx.log.info("pack %s: %d traces, %d steps, %d bins (lower bound %d, +%.2f%%), utilisation %.2f%% of %d-token bins",
+                     s["stage"], ids.size, sched.num_steps, sched.num_bins, sched.lower_bound,
+                     100 * report["bins_over_bound"], 100 * report["utilisation"], s["capacity"])
+        ctx.log_metrics({k: report[k] for k in ("traces", "steps", "bins", "lower_bound", "utilisation",
+                                                "utilisation_padded")})

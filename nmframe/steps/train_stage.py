@@ -1,0 +1,173 @@
+"""train_stage: one task per bucket stage, each starting from the previous stage's checkpoint.
+
+Why a step per stage: the stages run in sequence with different parallel layouts (and on a
+cluster, different jobs), the checkpoint is the only thing passed between them, and a finished
+stage is cached: changing the last stage's settings retrains only the last stage.
+
+Inputs: the stage's ``pack`` task, the ``prepare_sft`` arrays and (after the first stage) the
+previous ``train_stage`` task. Output: ``checkpoint/`` (torch: ``model/`` + ``trainer_state.pt``;
+megatron: a ``megatron.core.dist_checkpointing`` directory), ``losses.json`` (loss and seconds
+per step, target tokens, steps), ``stage.json`` (layout, derived DP / micro / global batch /
+grad accumulation, packing settings, cost-model estimate).
+
+The megatron backend does not train in this process: :meth:`TrainStage.run` launches
+``torchrun`` (one per node, under ``srun`` on a multi-node Slurm allocation) on the module
+``nmframe.training.megatron_entry``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from nmframe.config.checks import check_parallel_layout
+from nmframe.engine import Resources, Step, StepContext, Task, TaskSpec, register_step
+from nmframe.engine.step import select
+from nmframe.engine.task import compute_key
+from nmframe.steps.pack import pack_settings
+from nmframe.training.base import StageData, StageResult
+
+TRAINER_KEYS = ("backend", "lr", "lr_schedule", "warmup_steps", "weight_decay", "adam_beta1", "adam_beta2",
+                "adam_eps", "grad_clip", "global_batch_size", "epochs", "max_steps", "precision", "fp8_recipe",
+                "nodes", "gpus_per_node", "seed")
+
+
+def scratch_dir(cfg, key: str) -> Path:
+    """Stable per-task directory for mid-stage checkpoints (outlives a killed attempt)."""
+    return Path(cfg.paths.outputs) / "scratch" / "train_stage" / key
+
+
+def stage_data(cfg, params: dict, inputs: dict[str, Path], key: str) -> StageData:
+    s = pack_settings(cfg, params["stage"])
+    from nmframe.models.tiny import load_tokenizer
+
+    pad = load_tokenizer(str(cfg.model.tokenizer), int(cfg.model.vocab_size)).pad_token_id
+    return StageData(name=s["stage"], index=s["index"], sft_dir=Path(inputs["prepare_sft"]),
+                     pack_dir=Path(inputs["pack"]), capacity=s["capacity"], pad_multiple=s["pad_multiple"],
+                     sample_multiple=s["sample_multiple"], pad_token_id=int(pad if pad is not None else 0),
+                     max_steps=cfg.trainer.max_steps, scratch_dir=scratch_dir(cfg, key),
+                     checkpoint_every=int(cfg.sft.checkpoint_every))
+
+
+def torchrun_command(cfg, spec_path: Path, env: dict | None = None) -> list[str]:
+    """``torchrun`` for this allocation: standalone on one node; on a multi-node Slurm job one
+    torchrun per node (``srun --ntasks-per-node=1``) meeting at the first node (c10d rendezvous)."""
+    env = os.environ if env is None else env
+    nodes = int(env.get("SLURM_JOB_NUM_NODES") or env.get("SLURM_NNODES") or cfg.trainer.nodes)
+    gpus = int(cfg.trainer.gpus_per_node) or 1
+    entry = ["-m", "nmframe.training.megatron_entry", "--spec", str(spec_path)]
+    if nodes <= 1:
+        return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1",
+                f"--nproc-per-node={gpus}", *entry]
+    head = env.get("NMFRAME_MASTER_ADDR")
+    if not head:
+        out = subprocess.run(["scontrol", "show", "hostnames", env["SLURM_JOB_NODELIST"]], capture_output=True,
+                             text=True, check=True)
+        head = out.stdout.split()[0]
+    port = env.get("NMFRAME_MASTER_PORT", "29500")
+    return ["srun", f"--nodes={nodes}", "--ntasks-per-node=1", "--kill-on-bad-exit=1",
+            sys.executable, "-m", "torch.distributed.run", f"--nnodes={nodes}", f"--nproc-per-node={gpus}",
+            "--rdzv-backend=c10d", f"--rdzv-endpoint={head}:{port}", f"--rdzv-id={env.get('SLURM_JOB_ID', 'nmframe')}",
+            *entry]
+
+
+@register_step
+class TrainStage(Step):
+    name = "train_stage"
+    VERSION = "1"
+    description = "train one bucket stage (packed batches, its parallel layout) from the previous stage's checkpoint"
+    inputs = ("pack", "prepare_sft")
+
+    def tasks(self, cfg, dag):
+        sft = dag.one("prepare_sft")
+        specs, prev = [], None
+        for i, s in enumerate(cfg.buckets.stages):
+            params = {"stage": str(s.name), "index": i}
+            inputs = {"pack": dag.one("pack", stage=str(s.name)), "prepare_sft": sft}
+            if prev is not None:
+                inputs["previous"] = prev
+            specs.append(TaskSpec(params=params, inputs=inputs))
+            # The next stage needs this task as an input before the builder creates it: build the
+            # same Task (same key computation) here.
+            slice_ = self.config_slice(cfg, params)
+            input_keys = {k: t.key for k, t in inputs.items()}
+            prev = Task(step=self.name, version=self.VERSION, params=params, inputs=input_keys, config_slice=slice_,
+                        key=compute_key(self.name, self.VERSION, slice_, params, input_keys))
+        return specs
+
+    def config_slice(self, cfg, params):
+        out = {f"trainer.{k}": v for k, v in select(cfg, *(f"trainer.{k}" for k in TRAINER_KEYS)).items()}
+        out["model"] = select(cfg, "model")["model"]
+        out["layout"] = check_parallel_layout(cfg, params["stage"])
+        return out
+
+    def resources(self, cfg, params):
+        return Resources(cpus=max(2, 4 * int(cfg.trainer.gpus_per_node)), gpus=int(cfg.trainer.gpus_per_node),
+                         nodes=int(cfg.trainer.nodes), time_min=int(cfg.trainer.time_min_per_stage))
+
+    def estimate(self, cfg, params, lengths=None) -> dict:
+        """Predicted step time and GPU-hours of this stage (see :mod:`nmframe.training.cost`)."""
+        from nmframe.training.cost import estimate_stage
+
+        return estimate_stage(cfg, params["stage"], lengths)
+
+    def run(self, ctx: StepContext) -> None:
+        cfg, params = ctx.cfg, ctx.params
+        layout = check_parallel_layout(cfg, params["stage"])
+        sd = stage_data(cfg, params, ctx.inputs, ctx.task.key)
+        sd.scratch_dir.mkdir(parents=True, exist_ok=True)
+        init = ctx.inputs["previous"] / "checkpoint" if "previous" in ctx.inputs else None
+        out_ckpt = ctx.out_dir / "checkpoint"
+        backend = str(cfg.trainer.backend)
+
+        def on_step(m: dict) -> None:
+            ctx.log_metrics({"loss": m["loss"], "step": m["step"], "step_time_s": m["step_time_s"]})
+            ctx.log.info("stage %s step %d: loss %.4f (%d target tokens, %d bins, %.2fs)", sd.name, m["step"],
+                         m["loss"], m["target_tokens"], m["bins"], m["step_time_s"])
+
+        if backend == "torch":
+            from nmframe.training.torch_trainer import TorchTrainer
+
+            sd.on_step = on_step
+            result = TorchTrainer().train_stage(sd, init, out_ckpt, layout, cfg)
+        elif backend == "megatron":
+            result = self._launch_megatron(ctx, sd, init, out_ckpt, layout)
+        else:
+            raise ValueError(f"trainer.backend={backend!r}: unknown backend (allowed: torch, megatron)")
+
+        ctx.write_json("losses.json", result.to_dict())
+        ctx.write_json("stage.json", {"stage": sd.name, "index": sd.index, "layout": layout,
+                                      "packing": pack_settings(cfg, sd.name), "init_checkpoint": str(init) if init else None,
+                                      "backend": backend})
+        summary = {"steps": result.steps, "target_tokens": result.tokens,
+                   "final_loss": result.losses[-1] if result.losses else None,
+                   "first_loss": result.losses[0] if result.losses else None,
+                   "mean_step_time_s": sum(result.step_times) / len(result.step_times) if result.step_times else None,
+                   "resumed_from_step": result.resumed_from_step}
+        ctx.log_metrics({k: v for k, v in summary.items() if v is not None})
+        ctx.log.info("stage %s: %d steps, loss %s -> %s", sd.name, result.steps, summary["first_loss"],
+                     summary["final_loss"])
+
+    def _launch_megatron(self, ctx, sd: StageData, init, out_ckpt: Path, layout: dict) -> StageResult:
+        spec = sd.scratch_dir / "spec.json"
+        spec.write_text(json.dumps({
+            "stage": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(sd).items() if k != "on_step"},
+            "init_checkpoint": str(init) if init else None, "out_checkpoint": str(out_ckpt), "layout": layout,
+            "cfg": OmegaConf.to_container(ctx.cfg, resolve=True),
+        }, indent=2, default=str))
+        cmd = torchrun_command(ctx.cfg, spec)
+        ctx.log.info("launching: %s", shlex.join(cmd))
+        proc = subprocess.run(cmd, cwd=os.getcwd())
+        if proc.returncode != 0:
+            raise RuntimeError(f"megatron training of stage {sd.name} failed (exit {proc.returncode}); "
+                               f"see the ranks' output above; spec: {spec}")
+        res = json.loads((out_ckpt / "result.json").read_text())
+        return StageResult(losses=res["losses"], step_times=res["step_times"], tokens=res["tokens"],
+                           steps=res["steps"], resumed_from_step=res.get("resumed_from_step", 0),
+                           extra={k: v for k, v in res.items() if k not in
+                                  ("losses", "step_times", "tokens", "steps", "resumed_from_step")})

@@ -1,0 +1,77 @@
+"""prepare_sft -> bucketize -> pack -> train_stage x 3 through the CLI on the tiny CPU student."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nmframe.cli import main
+
+STEPS = "[ingest,fixture_traces,prepare_sft,bucketize,pack,train_stage]"
+
+
+def _run(tmp_path, monkeypatch, *extra):
+    monkeypatch.setenv("NMFRAME_PLUGINS", "tests.integration.sft_fixture_step")
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    return main(["run", "experiment=quickstart", f"pipeline.steps={STEPS}", "sft.input_step=fixture_traces",
+                 "tracking.wandb_mode=disabled", f"paths.outputs={tmp_path}", "trainer.max_steps=2", *extra])
+
+
+def _one(tmp_path, step, **params):
+    found = []
+    for d in sorted((tmp_path / "artifacts" / step).iterdir()):
+        if not (d / "manifest.json").exists():
+            continue
+        m = json.loads((d / "manifest.json").read_text())
+        if all(m["params"].get(k) == v for k, v in params.items()):
+            found.append(d)
+    assert len(found) == 1, (step, params, found)
+    return found[0]
+
+
+@pytest.mark.slow
+def test_sft_pipeline_trains_every_tiny_stage(tmp_path, monkeypatch):
+    assert _run(tmp_path, monkeypatch) == 0
+    prep = json.loads((_one(tmp_path, "prepare_sft") / "report.json").read_text())
+    assert prep["rows"] == 55 and prep["not_kept"] == 1 and prep["traces"] == 54
+    assert prep["per_config"]["high/tir"]["traces"] == 11
+
+    b = _one(tmp_path, "bucketize")
+    stages = json.loads((b / "stages.json").read_text())
+    assert [s["name"] for s in stages] == ["ctx512", "ctx1k", "ctx2k"]
+    report = json.loads((b / "report.json").read_text())
+    assert report["dropped"] == 2  # the 3000-word trace, with and without TIR: dropped, not truncated
+    assert report["final_mix"]["traces"] == round(0.1 * (stages[2]["traces"] - report["final_mix"]["traces"]))
+    assert (b / "lengths.png").stat().st_size > 1000
+
+    losses = {}
+    prev_ckpt = None
+    for i, name in enumerate(["ctx512", "ctx1k", "ctx2k"]):
+        pk = json.loads((_one(tmp_path, "pack", stage=name) / "pack.json").read_text())
+        assert pk["capacity"] == [512, 1024, 2048][i] and pk["pad_multiple"] == 128
+        assert pk["bins"] >= pk["lower_bound"] > 0
+        t = _one(tmp_path, "train_stage", stage=name)
+        man = json.loads((t / "manifest.json").read_text())
+        if prev_ckpt is not None:
+            assert man["inputs"]["previous"]["key"] == prev_ckpt
+        prev_ckpt = man["key"]
+        res = json.loads((t / "losses.json").read_text())
+        assert res["steps"] == 2 and len(res["losses"]) == 2 and res["tokens"] > 0
+        assert (t / "checkpoint" / "model" / "config.json").exists()
+        assert (t / "checkpoint" / "trainer_state.pt").exists()
+        losses[name] = res["losses"]
+    # each stage starts where the previous one ended: the global step carries over
+    import torch
+
+    state = torch.load(_one(tmp_path, "train_stage", stage="ctx2k") / "checkpoint" / "trainer_state.pt",
+                       weights_only=False)
+    assert state["global_step"] == 6
+    assert all(np.isfinite(v).all() for v in losses.values())
+
+    # changing only the last stage's max_steps is a config change of every train_stage task
+    # (trainer.* is in each slice); changing the final mix retrains only what depends on it
+    assert _run(tmp_path, monkeypatch, "buckets.final_mix_fraction=0.5") == 0
+    def done(step):
+        return len(list((tmp_path / "artifacts" / step).glob("*/manifest.json")))
+
+    assert done("prepare_sft") == 1 and done("bucketize") == 2
