@@ -30,6 +30,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from nmframe.answers.extract import _match_brace as _brace_end
+
 _UNICODE = {
     "\u2212": "-",  # minus sign
     "\u2013": "-",
@@ -66,24 +68,6 @@ _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _THOUSANDS_BRACE = re.compile(r"(?<=\d)\{,\}(?=\d{3})")
 _INTEGER = re.compile(r"([+-]?)0*(\d+)")
 _DECIMAL_LEAD = re.compile(r"([+-]?)0*(\d*\.\d+)")
-
-
-def _brace_end(s: str, start: int) -> int:
-    depth = 1
-    i = start
-    while i < len(s):
-        c = s[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    return -1
 
 
 def _unwrap_whole(s: str) -> str:
