@@ -69,7 +69,11 @@ class StreamReleased(Step):
         out = super().config_slice(cfg, params)
         for k in ("files", "workers", "batch_rows"):
             out["stream"].pop(k, None)
-        out["files"] = [[p.name, fingerprint(p)] for p in input_files(cfg)]
+        try:
+            out["files"] = [[p.name, fingerprint(p)] for p in input_files(cfg)]
+        except FileNotFoundError as exc:  # reported when the task runs, like ingest's missing files
+            out["files"] = f"MISSING: {exc}"
+
         if cfg.stream.length_column in (None, "", "null", "none", "auto"):
             out["tokenizer"] = [str(cfg.model.tokenizer), int(cfg.model.vocab_size)]
         return out

@@ -1,0 +1,152 @@
+"""Streaming released rows: validation, filters, token counts, buckets, packing, summary."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from nmframe.stream import StreamSchemaError, StreamSettings, mode_of_path, run_stream
+
+EDGES, STAGES = [100, 200, 400], ["s100", "s200", "s400"]
+
+
+def released_rows(n: int, start: int = 0, seed: int = 0) -> list[dict]:
+    """Rows in the released schema; lengths cycle through every bucket; a few are bad on purpose."""
+    rng = np.random.default_rng(seed + start)
+    rows = []
+    for i in range(start, start + n):
+        length = [50, 150, 300, 500][i % 4]                       # 500: too long
+        low = 8 if i % 10 == 0 else 3                             # every 10th: trivial (16/16)
+        rows.append({
+            "uuid": f"u{i:06d}" if i % 97 != 5 else None,         # a few without uuid
+            "problem": f"Problem {i}", "expected_answer": str(i) if i % 13 != 7 else None,
+            "original_expected_answer": str(i), "changed_answer_to_majority": i % 2 == 0,
+            "data_source": "aops" if i % 3 else "stackexchange",
+            "messages": [{"role": "user", "content": f"Problem {i}"},
+                         {"role": "assistant", "content": f"\\boxed{{{i}}}"}],
+            "tools": [{"type": "function", "name": "python"}] if i % 2 else [],
+            "metadata": {"reason_low_with_tool": {"count": 8, "pass": low, "accuracy": low / 8},
+                         "reason_low_no_tool": {"count": 8, "pass": low, "accuracy": low / 8}},
+            "license": "cc-by-4.0", "url": None, "num_tokens": length + int(rng.integers(0, 2)),
+        })
+    return rows
+
+
+def write_released(path, rows, row_group_size=50):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=row_group_size)
+    return path
+
+
+def settings(**kw):
+    return StreamSettings(stage_names=STAGES, edges=EDGES, **{"checkpoint_rows": 100, "batch_rows": 32, **kw})
+
+
+def expected_counts(rows, mode):
+    kept, dropped = {}, {}
+    for r in rows:
+        if r["uuid"] is None:
+            why = "invalid: missing uuid"
+        elif r["expected_answer"] is None:
+            why = "no expected_answer"
+        elif r["metadata"]["reason_low_with_tool"]["pass"] == 8:
+            why = "trivial"
+        elif r["num_tokens"] > 400:
+            why = "too long"
+        else:
+            b = STAGES[next(i for i, e in enumerate(EDGES) if r["num_tokens"] <= e)]
+            key = (r["data_source"], mode, bool(r["tools"]), b)
+            kept[key] = kept.get(key, 0) + 1
+            continue
+        dropped[why] = dropped.get(why, 0) + 1
+    return kept, dropped
+
+
+def test_stream_end_to_end(tmp_path):
+    hi = released_rows(230, 0)
+    lo = released_rows(170, 1000)
+    files = [write_released(tmp_path / "in" / "high_part00-00000-of-00001.parquet", hi),
+             write_released(tmp_path / "in" / "low-00000-of-00001.parquet", lo)]
+    out = tmp_path / "out"
+    rep = run_stream(files, out, tmp_path / "scratch", settings())
+    k_hi, d_hi = expected_counts(hi, "high")
+    k_lo, d_lo = expected_counts(lo, "low")
+    kept = {(r["data_source"], r["mode"], r["tir"], r["bucket"]): r["rows"] for r in rep["kept"]}
+    assert kept == {**k_hi, **k_lo}
+    want_drop = {k: d_hi.get(k, 0) + d_lo.get(k, 0) for k in set(d_hi) | set(d_lo)}
+    assert rep["dropped_by_reason"] == want_drop
+    assert rep["rows_in"] == 400 and rep["rows_kept"] + rep["rows_dropped"] == 400
+    # per-bucket files hold exactly the kept rows, in input order, with mode/tir/num_tokens
+    for b, stage in enumerate(STAGES):
+        t = pq.read_table(out / "buckets" / stage)
+        assert t.num_rows == rep["per_bucket"][stage]
+        lens = t.column("num_tokens").to_numpy()
+        assert lens.max() <= EDGES[b] and (b == 0 or lens.min() > EDGES[b - 1])
+        assert set(t.column("mode").to_pylist()) <= {"high", "low"}
+        assert t.schema.field("num_tokens").type == pa.int32()
+        packed = pq.read_table(out / "packing" / f"{stage}.parquet")
+        index, bin_id = packed.column("index").to_numpy(), packed.column("bin").to_numpy()
+        assert sorted(index.tolist()) == list(range(t.num_rows))          # every row exactly once
+        loads = np.bincount(bin_id, weights=lens[index])
+        assert loads.max() <= EDGES[b] and rep["packing"][stage]["bins"] == len(loads)
+    uuids = pq.read_table(out / "buckets" / "s100", columns=["uuid"]).column(0).to_pylist()
+    assert uuids == sorted(uuids)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["rows_in"] == 400 and summary["resumed_parts"] == 0
+    text = (out / "report.txt").read_text()
+    assert "dropped: trivial" in text and "stackexchange" in text
+    assert not (tmp_path / "scratch").exists()                       # cleared after success
+
+
+def test_json_metadata_string_tools_and_filters(tmp_path):
+    rows = released_rows(60)
+    for r in rows:
+        r["metadata"] = json.dumps(r["metadata"])
+        r["tools"] = json.dumps(r["tools"])
+    f = write_released(tmp_path / "medium.parquet", rows)
+    rep = run_stream([f], tmp_path / "o", tmp_path / "s",
+                     settings(include_tir=[True], drop_changed_answer=True, include_data_sources=["aops"]))
+    assert {r["tir"] for r in rep["kept"]} == {True} and {r["mode"] for r in rep["kept"]} == {"medium"}
+    assert {r["data_source"] for r in rep["kept"]} == {"aops"}
+    assert rep["dropped_by_reason"]["excluded tir"] > 0 and rep["dropped_by_reason"]["excluded data_source"] > 0
+
+
+def test_token_counting_without_length_column(tmp_path):
+    rows = released_rows(40)
+    for r in rows:
+        del r["num_tokens"]
+    f = write_released(tmp_path / "high.parquet", rows)
+    rep = run_stream([f], tmp_path / "o", tmp_path / "s",
+                     StreamSettings(stage_names=["s64", "s4k"], edges=[64, 4096], workers=1, drop_trivial=False))
+    t = pq.read_table(tmp_path / "o" / "buckets")
+    assert t.num_rows == rep["rows_kept"] > 0
+    from nmframe.models.tiny import load_tokenizer
+
+    tok = load_tokenizer("builtin:tiny", 512)
+    r = t.slice(0, 1).to_pylist()[0]
+    msgs = [{k: v for k, v in m.items() if v is not None} for m in r["messages"]]
+    want = len(tok.apply_chat_template(msgs, tools=r["tools"] or None, tokenize=True)["input_ids"])
+    assert r["num_tokens"] == want > 10
+
+
+def test_schema_errors_name_the_file(tmp_path):
+    rows = released_rows(5)
+    f = write_released(tmp_path / "high.parquet", [{k: v for k, v in r.items() if k != "messages"} for r in rows])
+    with pytest.raises(StreamSchemaError, match=r"high.parquet: missing required column\(s\) \['messages'\]"):
+        run_stream([f], tmp_path / "o", tmp_path / "s", settings())
+    g = write_released(tmp_path / "part-0.parquet", rows)
+    with pytest.raises(StreamSchemaError, match="cannot tell the reasoning mode"):
+        run_stream([g], tmp_path / "o", tmp_path / "s", settings())
+    with pytest.raises(StreamSchemaError, match="stream.length_column='n' is not a column"):
+        run_stream([write_released(tmp_path / "low.parquet", rows)], tmp_path / "o", tmp_path / "s",
+                   settings(length_column="n"))
+
+
+def test_mode_of_path():
+    assert mode_of_path("/d/data/high_part01-00003-of-00010.parquet") == "high"
+    assert mode_of_path("/d/medium/train-0001.parquet") == "medium"
+    assert mode_of_path("/d/low-00000.parquet") == "low"
+    assert mode_of_path("/d/train.parquet") is None
