@@ -22,7 +22,7 @@ def _artifact(tmp_path):
 
 
 def test_quickstart_sources_become_canonical(nm_env):
-    assert main(["run", "-q", *base_overrides(nm_env)]) == 0
+    assert main(["run", "-q", *base_overrides(nm_env, "pipeline.steps=[ingest]")]) == 0
     rows = read_jsonl(_artifact(nm_env) / "problems.jsonl")
     report = json.loads((_artifact(nm_env) / "report.json").read_text())
     assert len(rows) == 34 and report["per_data_source"] == {"sample": 24, "aops": 10}
