@@ -205,7 +205,7 @@ def main(argv=None) -> int:
            "--checkpoint-rows", str(args.checkpoint_rows), "--batch-rows", str(args.batch_rows)]
     if args.workers:
         cmd += ["--workers", str(args.workers)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr)
         return proc.returncode

@@ -13,5 +13,17 @@ from .decision import LLM, NONE, RULE, Decision, no_decision
 from .llm import PrepLLM, Reply, open_prep_llm
 from .parse import Unreadable, parse_final_answer, parse_problems, parse_yes_no
 
-__all__ = ["Decision", "LLM", "NONE", "PrepLLM", "RULE", "Reply", "Unreadable", "no_decision", "open_prep_llm",
-           "parse_final_answer", "parse_problems", "parse_yes_no"]
+__all__ = [
+           "LLM",
+           "NONE",
+           "RULE",
+           "Decision",
+           "PrepLLM",
+           "Reply",
+           "Unreadable",
+           "no_decision",
+           "open_prep_llm",
+           "parse_final_answer",
+           "parse_problems",
+           "parse_yes_no",
+]

@@ -15,8 +15,6 @@ reference answer (validation fills it by majority), counted and logged.
 """
 from __future__ import annotations
 
-from typing import Optional
-
 from nmframe.answers import CORRECT, grade, normalize
 
 from . import prompts
@@ -59,7 +57,7 @@ def boxed_all(text: str) -> list[str]:
         pos = k + 1
 
 
-def _agreeing(boxes: list[str]) -> Optional[str]:
+def _agreeing(boxes: list[str]) -> str | None:
     """The last box when every box is equivalent to it (nmframe.answers.grade: "0.5" and "1/2"
     agree); None when there is none or any disagrees or cannot be graded."""
     if not boxes:
@@ -71,7 +69,7 @@ def _agreeing(boxes: list[str]) -> Optional[str]:
     return last
 
 
-def answer_rule(row: dict) -> Optional[Decision]:
+def answer_rule(row: dict) -> Decision | None:
     answers = row.get("answers") or []
     if not answers and not (row.get("discussion") or "").strip():
         return Decision(RULE, "no answers in the thread", None)
@@ -97,8 +95,8 @@ def answer_prompt(row: dict) -> str:
     return prompts.render(PROMPT, problem=row["problem"], discussion=disc)
 
 
-def decide_answers(rows: list[dict], llm: Optional[PrepLLM], replies: Optional[dict] = None) -> list[Decision]:
-    out: list[Optional[Decision]] = [answer_rule(r) for r in rows]
+def decide_answers(rows: list[dict], llm: PrepLLM | None, replies: dict | None = None) -> list[Decision]:
+    out: list[Decision | None] = [answer_rule(r) for r in rows]
     todo = [i for i, d in enumerate(out) if d is None]
     if todo and llm is None:
         for i in todo:
@@ -123,6 +121,6 @@ def decide_answers(rows: list[dict], llm: Optional[PrepLLM], replies: Optional[d
     return out  # type: ignore[return-value]
 
 
-def _count(c: Optional[dict], key: str, n: int) -> None:
+def _count(c: dict | None, key: str, n: int) -> None:
     if c is not None:
         c[key] = c.get(key, 0) + n

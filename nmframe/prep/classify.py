@@ -15,9 +15,16 @@ The first "yes" decides; "no" to all is "ok"; an unreadable reply with no "yes" 
 from __future__ import annotations
 
 import re
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
-from nmframe.filters.classify import CATEGORIES, INVALID, MULTIPLE_CHOICE, OK, PROOF, heuristic_category
+from nmframe.filters.classify import (
+    CATEGORIES,
+    INVALID,
+    MULTIPLE_CHOICE,
+    OK,
+    PROOF,
+    heuristic_category,
+)
 
 from . import prompts
 from .decision import LLM, RULE, Decision, no_decision
@@ -31,7 +38,7 @@ _CONFIDENT = {INVALID: ("too short", "only a link", "refers to an attachment"),
               MULTIPLE_CHOICE: ("options (A)..(E)", "options \\textbf{(A)}")}
 
 
-def classify_rule(text: str, categories: Sequence[str] = CATEGORIES) -> Optional[Decision]:
+def classify_rule(text: str, categories: Sequence[str] = CATEGORIES) -> Decision | None:
     hits = {c: heuristic_category(text, c) for c in CATEGORIES if c in categories}
     for cat, names in _CONFIDENT.items():
         hit = hits.get(cat)
@@ -45,9 +52,9 @@ def classify_rule(text: str, categories: Sequence[str] = CATEGORIES) -> Optional
     return None
 
 
-def decide_categories(texts: list[str], llm: Optional[PrepLLM], categories: Sequence[str] = CATEGORIES,
-                      replies: Optional[dict] = None) -> list[Decision]:
-    out: list[Optional[Decision]] = [classify_rule(t, categories) for t in texts]
+def decide_categories(texts: list[str], llm: PrepLLM | None, categories: Sequence[str] = CATEGORIES,
+                      replies: dict | None = None) -> list[Decision]:
+    out: list[Decision | None] = [classify_rule(t, categories) for t in texts]
     todo = [i for i, d in enumerate(out) if d is None]
     if todo and llm is None:
         for i in todo:
@@ -82,6 +89,6 @@ def decide_categories(texts: list[str], llm: Optional[PrepLLM], categories: Sequ
     return out  # type: ignore[return-value]
 
 
-def _count(c: Optional[dict], key: str, n: int) -> None:
+def _count(c: dict | None, key: str, n: int) -> None:
     if c is not None:
         c[key] = c.get(key, 0) + n

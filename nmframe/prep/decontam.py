@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Optional
 
 from nmframe.filters.decontam import NgramIndex
 
@@ -21,9 +20,9 @@ from .parse import Unreadable, parse_yes_no
 CLEAN, CONTAMINATED = "clean", "contaminated"
 
 
-def decide_contamination(texts: list[str], index: NgramIndex, llm: Optional[PrepLLM], *, min_shared: int = 1,
-                         rule_containment: float = 0.9, replies: Optional[dict] = None) -> list[Decision]:
-    out: list[Optional[Decision]] = []
+def decide_contamination(texts: list[str], index: NgramIndex, llm: PrepLLM | None, *, min_shared: int = 1,
+                         rule_containment: float = 0.9, replies: dict | None = None) -> list[Decision]:
+    out: list[Decision | None] = []
     todo = []
     for i, t in enumerate(texts):
         m = index.best_match(t, min_shared)

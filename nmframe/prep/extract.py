@@ -13,7 +13,6 @@ text, so the same problem gets the same id everywhere).
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 from nmframe.problems.canonical import CANONICAL_FIELDS, normalise_text, problem_id
 from nmframe.sources.thread import RawThread
@@ -44,7 +43,7 @@ def sentences(text: str) -> int:
     return ends + (0 if re.search(r"[.?!]\s*$", plain) else 1)
 
 
-def problem_rule(thread: RawThread, max_sentences: int = 2, max_chars: int = 600) -> Optional[Decision]:
+def problem_rule(thread: RawThread, max_sentences: int = 2, max_chars: int = 600) -> Decision | None:
     text = thread.post.strip()
     if len(text) > max_chars:
         return None
@@ -62,10 +61,10 @@ def extraction_prompt(thread: RawThread) -> str:
     return prompts.render(PROMPT, post=thread.post, title=title)
 
 
-def decide_problems(threads: list[RawThread], llm: Optional[PrepLLM], *, max_sentences: int = 2,
-                    max_chars: int = 600, replies: Optional[dict] = None) -> list[Decision]:
+def decide_problems(threads: list[RawThread], llm: PrepLLM | None, *, max_sentences: int = 2,
+                    max_chars: int = 600, replies: dict | None = None) -> list[Decision]:
     """One decision per thread; uncertain threads go to ``llm`` in one batch."""
-    out: list[Optional[Decision]] = [problem_rule(t, max_sentences, max_chars) for t in threads]
+    out: list[Decision | None] = [problem_rule(t, max_sentences, max_chars) for t in threads]
     todo = [i for i, d in enumerate(out) if d is None]
     if todo and llm is None:
         for i in todo:
@@ -91,7 +90,7 @@ def decide_problems(threads: list[RawThread], llm: Optional[PrepLLM], *, max_sen
     return out  # type: ignore[return-value]
 
 
-def _count(c: Optional[dict], key: str, n: int) -> None:
+def _count(c: dict | None, key: str, n: int) -> None:
     if c is not None:
         c[key] = c.get(key, 0) + n
 

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional
 
 
 @dataclass
 class Reply:
-    text: Optional[str]
-    error: Optional[str] = None
+    text: str | None
+    error: str | None = None
 
 
 class PrepLLM:
@@ -103,7 +103,7 @@ def _callable_llm(fn) -> Callable[[list[str]], list[Reply]]:
 
 
 @contextlib.contextmanager
-def open_prep_llm(cfg, log_dir=None) -> Iterator[Optional[PrepLLM]]:
+def open_prep_llm(cfg, log_dir=None) -> Iterator[PrepLLM | None]:
     """The preparation LLM of ``prep.backend`` (None for ``none``), closed on exit."""
     spec = str(cfg.prep.backend or "none")
     bs = int(cfg.prep.batch_size)

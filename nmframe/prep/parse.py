@@ -14,7 +14,6 @@ Each parser returns a value or raises :class:`Unreadable` with the reason; calle
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 from nmframe.filters.llm import parse_judgement
 
@@ -29,7 +28,7 @@ class Unreadable(ValueError):
     """A reply that does not follow the prompt's format."""
 
 
-def parse_problems(reply: Optional[str]) -> list[str]:
+def parse_problems(reply: str | None) -> list[str]:
     if not isinstance(reply, str) or not reply.strip():
         raise Unreadable("empty reply")
     text = reply.strip()
@@ -85,7 +84,7 @@ def _box_content(s: str) -> str:
     raise Unreadable("unbalanced braces in \\boxed{")
 
 
-def parse_final_answer(reply: Optional[str]) -> Optional[str]:
+def parse_final_answer(reply: str | None) -> str | None:
     if not isinstance(reply, str) or not reply.strip():
         raise Unreadable("empty reply")
     text = reply.replace("**", "")
@@ -105,7 +104,7 @@ def parse_final_answer(reply: Optional[str]) -> Optional[str]:
     return found[0]
 
 
-def parse_yes_no(reply: Optional[str]) -> bool:
+def parse_yes_no(reply: str | None) -> bool:
     verdict = parse_judgement(reply)
     if verdict is None:
         raise Unreadable("no single 'Judgement: yes|no' line")

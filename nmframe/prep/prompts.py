@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from nmframe.filters.llm import PROMPTS as FILTER_PROMPTS
@@ -34,7 +34,7 @@ def _path(name: str) -> Path:
     raise FileNotFoundError(f"no prompt {name!r} (looked for {PROMPTS}/{name}.v<N>.txt and {p})")
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str) -> str:
     return _path(name).read_text(encoding="utf-8")
 

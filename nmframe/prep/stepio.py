@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import collections
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from nmframe.engine.dag import DagError
 
@@ -40,7 +40,7 @@ class Outputs:
     """JSONL files written row by row (``problems.jsonl``, ``removed.jsonl``, ``undecided.jsonl``)."""
 
     def __init__(self, out_dir: Path, names: Iterable[str]):
-        self.files = {n: open(Path(out_dir) / f"{n}.jsonl", "w", encoding="utf-8") for n in names}
+        self.files = {n: open(Path(out_dir) / f"{n}.jsonl", "w", encoding="utf-8") for n in names}  # noqa: SIM115 - closed by close()/__exit__
         self.counts = collections.Counter()
 
     def write(self, name: str, row: dict) -> None:
@@ -51,7 +51,7 @@ class Outputs:
         for f in self.files.values():
             f.close()
 
-    def __enter__(self) -> "Outputs":
+    def __enter__(self) -> Outputs:  # noqa: PYI034
         return self
 
     def __exit__(self, *exc) -> None:

@@ -14,4 +14,4 @@ from .aops import read_aops
 from .stackexchange import SITES, read_posts_xml, site_of_path, stackexchange_license
 from .thread import Answer, RawThread
 
-__all__ = ["Answer", "RawThread", "SITES", "read_aops", "read_posts_xml", "site_of_path", "stackexchange_license"]
+__all__ = ["SITES", "Answer", "RawThread", "read_aops", "read_posts_xml", "site_of_path", "stackexchange_license"]

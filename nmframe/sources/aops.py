@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import collections
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
 from nmframe.datafiles import iter_rows
 
@@ -44,7 +44,7 @@ def clean_bbcode(text: str, drop_quotes: bool = False) -> str:
     return _BLANKS.sub("\n\n", text).strip()
 
 
-def split_posts(discussion: Optional[str]) -> list[str]:
+def split_posts(discussion: str | None) -> list[str]:
     """The replies of a ``Post N:`` discussion (the whole text as one reply if it has no headers)."""
     if not discussion or not discussion.strip():
         return []
@@ -60,7 +60,7 @@ def split_posts(discussion: Optional[str]) -> list[str]:
     return out
 
 
-def read_aops(path: Path, *, data_source: str = "aops", skipped: Optional[collections.Counter] = None,
+def read_aops(path: Path, *, data_source: str = "aops", skipped: collections.Counter | None = None,
               fmt: str = "auto") -> Iterator[RawThread]:
     skipped = skipped if skipped is not None else collections.Counter()
     path = Path(path)

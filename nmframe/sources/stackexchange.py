@@ -23,8 +23,8 @@ import re
 import sqlite3
 import tempfile
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
 from .html import html_to_text
 from .thread import Answer, RawThread
@@ -47,19 +47,19 @@ def site_of_path(path: Path) -> str:
     for part in reversed(Path(path).parts):
         low = part.lower()
         for site in SITES:
-            if low.startswith(site) or low.startswith(site.split(".")[0] + "."):
+            if low.startswith((site, site.split(".")[0] + ".")):
                 return site
     raise ValueError(f"cannot tell the StackExchange site of {path}: put Posts.xml under a folder named "
                      f"after the dump ({' or '.join(SITES)})")
 
 
-def _tags(raw: Optional[str]) -> list[str]:
+def _tags(raw: str | None) -> list[str]:
     if not raw:
         return []
     return [a or b for a, b in _TAGS.findall(raw) if (a or b)]
 
 
-def _int(v: Optional[str]) -> Optional[int]:
+def _int(v: str | None) -> int | None:
     try:
         return int(v) if v is not None else None
     except ValueError:
@@ -119,9 +119,9 @@ def _flush(db, qs, ans) -> None:
     ans.clear()
 
 
-def read_posts_xml(path: Path, *, cutoff: str = "2024-07-01", site: Optional[str] = None,
-                   data_source: str = "stackexchange", skipped: Optional[collections.Counter] = None,
-                   scratch: Optional[Path] = None) -> Iterator[RawThread]:
+def read_posts_xml(path: Path, *, cutoff: str = "2024-07-01", site: str | None = None,
+                   data_source: str = "stackexchange", skipped: collections.Counter | None = None,
+                   scratch: Path | None = None) -> Iterator[RawThread]:
     """Questions of ``path`` (in Id order) with their accepted and top-voted answers."""
     skipped = skipped if skipped is not None else collections.Counter()
     path = Path(path)
@@ -159,7 +159,7 @@ def read_posts_xml(path: Path, *, cutoff: str = "2024-07-01", site: Optional[str
             db.close()
 
 
-def _answers(db: sqlite3.Connection, qid: int, accepted: Optional[int]) -> list[Answer]:
+def _answers(db: sqlite3.Connection, qid: int, accepted: int | None) -> list[Answer]:
     out: list[Answer] = []
     acc = None
     if accepted is not None:

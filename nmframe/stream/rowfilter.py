@@ -19,7 +19,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from nmframe.filters.trivial import BAD_METADATA, KEPT, NO_ATTEMPTS, TOOL_KEYS, TRIVIAL, decide_from_metadata
+from nmframe.filters.trivial import (
+    BAD_METADATA,
+    KEPT,
+    NO_ATTEMPTS,
+    TOOL_KEYS,
+    TRIVIAL,
+    decide_from_metadata,
+)
 
 NOTES = (KEPT, NO_ATTEMPTS, BAD_METADATA)  # index = note code of a kept row
 _FIELDS = ("count", "pass")

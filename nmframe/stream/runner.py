@@ -24,9 +24,9 @@ import math
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
 
 import numpy as np
 import pyarrow as pa
@@ -37,8 +37,23 @@ from nmframe.buckets import assign_buckets
 from nmframe.progress import track
 
 from .checkpoint import Progress
-from .released import MODES, REQUIRED_COLUMNS, REQUIRED_VALUES, check_schema, missing_values, mode_of_path, row_modes, tir_flags
-from .rowfilter import NOTES, changed_answer, has_answer, metadata_numbers, trivial_outcomes
+from .released import (
+    MODES,
+    REQUIRED_COLUMNS,
+    REQUIRED_VALUES,
+    check_schema,
+    missing_values,
+    mode_of_path,
+    row_modes,
+    tir_flags,
+)
+from .rowfilter import (
+    NOTES,
+    changed_answer,
+    has_answer,
+    metadata_numbers,
+    trivial_outcomes,
+)
 from .summary import Summary
 from .tokens import TokenCounter, column_lengths
 
@@ -53,7 +68,7 @@ LENGTH_OUT = "num_tokens"
 class StreamSettings:
     stage_names: list[str]
     edges: list[int]
-    length_column: Optional[str] = "auto"
+    length_column: str | None = "auto"
     drop_no_answer: bool = True
     drop_trivial: bool = True
     drop_changed_answer: bool = False
@@ -67,7 +82,7 @@ class StreamSettings:
     checkpoint_rows: int = 1_000_000
     tokenizer: str = "builtin:tiny"
     vocab_size: int = 512
-    workers: Optional[int] = None
+    workers: int | None = None
     pack: bool = True
     pack_multiple: int = 1
     keep_columns: list[str] = field(default_factory=list)
@@ -106,7 +121,7 @@ def plan_parts(meta: pq.FileMetaData, checkpoint_rows: int) -> list[tuple[int, i
 class _Batcher:
     """Decides, counts and splits one record batch (the per-file facts are fixed)."""
 
-    def __init__(self, s: StreamSettings, info: dict, file_mode: Optional[str], names: dict[str, int],
+    def __init__(self, s: StreamSettings, info: dict, file_mode: str | None, names: dict[str, int],
                  counter_factory: Callable[[], TokenCounter]):
         self.s, self.info, self.file_mode, self.names = s, info, file_mode, names
         self.counter_factory = counter_factory
@@ -123,7 +138,7 @@ class _Batcher:
         idx = np.asarray(pc.fill_null(enc.indices, len(local) - 1), dtype=np.int64)
         return local[idx]
 
-    def process(self, batch: pa.RecordBatch, summ: Summary) -> tuple[Optional[pa.Table], np.ndarray]:
+    def process(self, batch: pa.RecordBatch, summ: Summary) -> tuple[pa.Table | None, np.ndarray]:
         """(kept rows sorted by bucket with the added columns, rows per bucket)."""
         s, n = self.s, batch.num_rows
         reason = missing_values(batch).astype(np.int16)  # 1..4 line up with REASONS
@@ -213,7 +228,7 @@ class _Batcher:
         return "unknown"
 
 
-def _read_columns(pf: pq.ParquetFile, info: dict, keep: list[str]) -> Optional[list[str]]:
+def _read_columns(pf: pq.ParquetFile, info: dict, keep: list[str]) -> list[str] | None:
     if not keep:
         return None
     names = pf.schema_arrow.names
@@ -251,7 +266,7 @@ def pack_bucket(files: list[Path], capacity: int, multiple: int, out: Path) -> d
 
 
 def run_stream(files: list[Path], out_dir: Path, scratch: Path, s: StreamSettings,
-               log: Optional[logging.Logger] = None) -> dict:
+               log: logging.Logger | None = None) -> dict:
     """Stream ``files`` into ``out_dir`` (resuming from ``scratch``); returns the summary dict."""
     log = log or logging.getLogger("nmframe.stream")
     t0 = time.monotonic()

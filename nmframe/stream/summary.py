@@ -18,7 +18,7 @@ class Summary:
         self.dropped: collections.Counter = collections.Counter()  # (reason, source) -> rows
         self.notes: collections.Counter = collections.Counter()    # (note, source) -> kept rows with a note
 
-    def merge(self, other: "Summary") -> "Summary":
+    def merge(self, other: Summary) -> Summary:
         self.rows_in += other.rows_in
         self.kept.update(other.kept)
         self.tokens.update(other.tokens)
@@ -33,7 +33,7 @@ class Summary:
                 "notes": [[*k, v] for k, v in sorted(self.notes.items(), key=str)]}
 
     @classmethod
-    def from_json(cls, obj: dict) -> "Summary":
+    def from_json(cls, obj: dict) -> Summary:
         s = cls()
         s.rows_in = int(obj["rows_in"])
         for src, mode, tir, bucket, n, tok in obj["kept"]:

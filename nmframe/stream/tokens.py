@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -42,7 +42,7 @@ def _init(name: str, vocab_size: int) -> None:
     _TOKENIZER = load_tokenizer(name, vocab_size)
 
 
-def _tools(value: Any) -> Optional[list]:
+def _tools(value: Any) -> list | None:
     if value is None:
         return None
     if isinstance(value, str):
@@ -83,7 +83,7 @@ def count_rows(rows: list[tuple[Any, Any]]) -> list[int]:
 class TokenCounter:
     """Counts tokens of record batches over ``workers`` processes (in-process when 1)."""
 
-    def __init__(self, tokenizer: str, vocab_size: int, workers: Optional[int] = None):
+    def __init__(self, tokenizer: str, vocab_size: int, workers: int | None = None):
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.args = (tokenizer, int(vocab_size))
         self.pool = None

@@ -38,6 +38,6 @@ def test_callable_backend_and_failed_calls():
 def test_backend_none():
     with open_prep_llm(compose(["prep.backend=none"])) as llm:
         assert llm is None
-    with pytest.raises(ValueError, match="an LLM backend is named 'module:factory'"):
-        with open_prep_llm(compose(["prep.backend=nonsense"])):
-            pass
+    with pytest.raises(ValueError, match="an LLM backend is named 'module:factory'"), \
+            open_prep_llm(compose(["prep.backend=nonsense"])):
+        pass

@@ -3,8 +3,13 @@ from __future__ import annotations
 
 import pytest
 
-from nmframe.prep.parse import Unreadable, parse_final_answer, parse_problems, parse_yes_no
 from nmframe.prep import prompts
+from nmframe.prep.parse import (
+    Unreadable,
+    parse_final_answer,
+    parse_problems,
+    parse_yes_no,
+)
 
 
 def test_problems_blocks():

@@ -12,7 +12,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from nmframe.stream import run_stream
-from tests.unit.test_stream_runner import STAGES, released_rows, settings, write_released
+from tests.unit.test_stream_runner import (
+    STAGES,
+    released_rows,
+    settings,
+    write_released,
+)
 
 CHILD = """
 import sys, time

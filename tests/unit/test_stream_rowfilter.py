@@ -7,7 +7,12 @@ import random
 import pyarrow as pa
 
 from nmframe.filters.trivial import decide_from_metadata
-from nmframe.stream.rowfilter import NOTES, has_answer, metadata_numbers, trivial_outcomes
+from nmframe.stream.rowfilter import (
+    NOTES,
+    has_answer,
+    metadata_numbers,
+    trivial_outcomes,
+)
 
 CASES = [
     {"reason_low_with_tool": {"count": 8, "pass": 8}, "reason_low_no_tool": {"count": 8, "pass": 6}},   # 14/16 trivial
