@@ -75,3 +75,20 @@ def test_sft_pipeline_trains_every_tiny_stage(tmp_path, monkeypatch):
         return len(list((tmp_path / "artifacts" / step).glob("*/manifest.json")))
 
     assert done("prepare_sft") == 1 and done("bucketize") == 2
+
+
+@pytest.mark.slow
+def test_megatron_backend_runs_each_stage_under_torchrun_on_cpu(tmp_path, monkeypatch):
+    pytest.importorskip("megatron.core")
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
+    assert _run(tmp_path, monkeypatch, "trainer=megatron", "trainer.nodes=1", "trainer.gpus_per_node=0",
+                "trainer.global_batch_size=4", "trainer.precision=fp32", "trainer.time_min_per_stage=30") == 0
+    prev = None
+    for name in ["ctx512", "ctx1k", "ctx2k"]:
+        t = _one(tmp_path, "train_stage", stage=name)
+        res = json.loads((t / "losses.json").read_text())
+        assert res["steps"] == 2 and res["transformer_engine"] is False
+        assert (t / "checkpoint" / "metadata.json").exists() and (t / "checkpoint" / "common.pt").exists()
+        if prev is not None:
+            assert res["losses"][0] < prev  # starts from the previous stage's trained weights
+        prev = res["losses"][-1] + 0.05
