@@ -70,6 +70,14 @@ DEFAULT_MIX_FRACTION = 0.1
 _MODES = ("high", "medium", "low")
 
 
+def length_label(n: int) -> str:
+    """16384 -> '16K', 512 -> '512', 1536 -> '1.5K': token counts as people write them."""
+    if n < 1024:
+        return str(int(n))
+    k = n / 1024
+    return f"{k:g}K" if k != int(k) else f"{int(k)}K"
+
+
 def _edges(edges: Sequence[int]) -> np.ndarray:
     e = np.asarray(edges, dtype=np.int64)
     if e.ndim != 1 or e.size == 0 or (np.diff(e) <= 0).any():
@@ -186,7 +194,7 @@ class BucketReport:
 
     def format_table(self) -> str:
         """Plain-text table: one row per (mode, tir), one column per bucket, then dropped."""
-        heads = [f"<={e // 1024}K" for e in self.edges] + ["dropped"]
+        heads = [f"<={length_label(e)}" for e in self.edges] + ["dropped"]
         rows = sorted({(m, t) for (_, m, t) in self.counts} | set(self.dropped), key=lambda x: (str(x[0]), x[1]))
         lines = ["mode    tir   " + "".join(f"{h:>12}" for h in heads)]
         for m, t in rows:
@@ -377,7 +385,7 @@ def plot_length_histogram(
     counts = np.bincount(assign_buckets(lengths, e) + 1, minlength=e.size + 1)
     for i, x in enumerate(e.tolist()):
         ax.axvline(x, color="#c44e52", linestyle="--", linewidth=1)
-        ax.text(x, 1.0, f" <={x // 1024}K\n {counts[i + 1]:,}", transform=ax.get_xaxis_transform(),
+        ax.text(x, 1.0, f" <={length_label(x)}\n {counts[i + 1]:,}", transform=ax.get_xaxis_transform(),
                 va="top", ha="right", fontsize=8, color="#c44e52",
                 bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1})
     ax.plot([], [], " ", label=f"dropped (> {int(e[-1]):,}): {int(counts[0]):,}")

@@ -104,7 +104,6 @@ class EvaluateConfig:
 class PrepConfig:
     """Problem preparation from raw forum data (steps extract_problems, extract_answers,
     prep_classify, prep_decontaminate; see nmframe.prep)."""
-    problems_step: str = "ingest"     # the step whose problems.jsonl later steps read (ingest | extract_answers | prep_classify | prep_decontaminate)
     cutoff_date: str = "2024-07-01"   # StackExchange posts created on or after this date are excluded (paper: dumps before July 2024)
     backend: str = "teacher"          # teacher (cfg.teacher's backend) | none (rules only) | "module:factory" (callable(prompt) -> reply)
     reasoning_effort: str = "low"     # harmony reasoning effort of the preparation prompts (gpt-oss teachers)

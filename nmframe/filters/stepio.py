@@ -20,6 +20,10 @@ from .report import Tally
 SAMPLES_PREFIX = "samples"
 
 
+# steps that write problems.jsonl from data (raw preparation or ingest), nearest first
+SOURCE_STEPS = ("prep_decontaminate", "prep_classify", "extract_answers", "extract_problems", "ingest")
+
+
 def problems_upstream(dag, candidates: Sequence[str], step: str):
     """(name, task) of the first of ``candidates`` in the pipeline before ``step``."""
     for name in candidates:

@@ -1,9 +1,8 @@
-"""Plumbing shared by the preparation steps: inputs, outputs, counts, and ``prep.problems_step``.
+"""Plumbing shared by the preparation steps: inputs, outputs and counts.
 
 Which problems later steps read: ``ingest`` and the preparation steps all write
-``problems.jsonl`` in the canonical shape, so any of them can feed the filters and generation.
-``prep.problems_step`` names the one a consumer reads (:func:`problems_task`); a consumer that
-looks up ``ingest`` by name takes ``prep.problems_step`` instead by calling this function.
+``problems.jsonl`` in the canonical shape; a consumer reads the nearest one in the pipeline
+(``nmframe.filters.stepio.SOURCE_STEPS``), so a pipeline may start from raw dumps or from files.
 """
 from __future__ import annotations
 
@@ -12,28 +11,10 @@ import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from nmframe.engine.dag import DagError
+from nmframe.filters.stepio import problems_upstream as upstream  # noqa: F401 - re-exported for the prep steps
 
 PREP_STEPS = ("extract_problems", "extract_answers", "prep_classify", "prep_decontaminate")
 PROBLEM_STEPS = ("ingest", *PREP_STEPS)
-
-
-def problems_task(cfg, dag):
-    """(name, task) of the step named by ``prep.problems_step``; it must be in the pipeline before."""
-    name = str(cfg.prep.problems_step)
-    if name not in PROBLEM_STEPS:
-        raise DagError(f"prep.problems_step must be one of {', '.join(PROBLEM_STEPS)}, got {name!r}")
-    if name not in dag.by_step:
-        raise DagError(f"prep.problems_step={name!r} is not in pipeline.steps before this step")
-    return name, dag.one(name)
-
-
-def upstream(dag, candidates: Sequence[str], step: str):
-    """(name, task) of the nearest of ``candidates`` (listed nearest first) in the pipeline."""
-    for name in candidates:
-        if name in dag.by_step:
-            return name, dag.one(name)
-    raise DagError(f"step {step!r} needs one of {', '.join(candidates)} before it in pipeline.steps")
 
 
 class Outputs:

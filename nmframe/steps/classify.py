@@ -10,11 +10,11 @@ from __future__ import annotations
 import collections
 
 from nmframe.datafiles import write_jsonl
-from nmframe.engine import Resources, Step, StepContext, register_step
+from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
 from nmframe.filters.classify import CATEGORIES, classify_heuristic, classify_llm
 from nmframe.filters.llm import load_backend
 from nmframe.filters.report import Tally
-from nmframe.filters.stepio import read_problems, report
+from nmframe.filters.stepio import SOURCE_STEPS, problems_upstream, read_problems, report
 from nmframe.progress import track
 
 METHODS = ("heuristic", "llm")
@@ -25,8 +25,12 @@ class Classify(Step):
     name = "classify"
     VERSION = "1"
     description = "drop proof / multiple-choice / yes-no / invalid problems (heuristic rules or an LLM)"
-    inputs = ("ingest",)
+    inputs = SOURCE_STEPS
     slice_paths = ("filters.classify_method", "filters.classify_remove")
+
+    def tasks(self, cfg, dag):
+        _, problems = problems_upstream(dag, SOURCE_STEPS, self.name)
+        return [TaskSpec(params={}, inputs={"problems": problems})]
 
     def config_slice(self, cfg, params):
         out = super().config_slice(cfg, params)
@@ -52,7 +56,7 @@ class Classify(Step):
                 raise ValueError("filters.classify_method=llm needs filters.classifier ('module:factory')")
             backend = load_backend(str(f.classifier), ctx.cfg)
         bad: collections.Counter = collections.Counter()
-        problems = read_problems(ctx.inputs["ingest"] / "problems.jsonl", bad)
+        problems = read_problems(ctx.inputs["problems"] / "problems.jsonl", bad)
         tally, llm_stats = Tally(), {}
         kept, removed = [], []
         for p in track(problems, "classify"):

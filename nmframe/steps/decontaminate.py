@@ -17,10 +17,10 @@ from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
 from nmframe.filters.decontam import NgramIndex, decide, load_benchmarks
 from nmframe.filters.llm import load_backend
 from nmframe.filters.report import Tally
-from nmframe.filters.stepio import problems_upstream, read_problems, report
+from nmframe.filters.stepio import SOURCE_STEPS, problems_upstream, read_problems, report
 from nmframe.progress import track
 
-PROBLEM_STEPS = ("classify", "ingest")
+PROBLEM_STEPS = ("classify", *SOURCE_STEPS)
 
 
 @register_step

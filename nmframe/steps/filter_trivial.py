@@ -20,10 +20,10 @@ from nmframe.datafiles import write_jsonl
 from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
 from nmframe.filters.report import Tally
 from nmframe.filters.samples import answers_by_problem, sample_dirs
-from nmframe.filters.stepio import SAMPLES_PREFIX, problems_upstream, read_problems, report, samples_upstream
+from nmframe.filters.stepio import SAMPLES_PREFIX, SOURCE_STEPS, problems_upstream, read_problems, report, samples_upstream
 from nmframe.filters.trivial import decide_from_metadata, decide_from_samples
 
-PROBLEM_STEPS = ("validate_answers", "decontaminate", "classify", "ingest")
+PROBLEM_STEPS = ("validate_answers", "decontaminate", "classify", *SOURCE_STEPS)
 SOURCES = ("auto", "samples", "metadata")
 
 

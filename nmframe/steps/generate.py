@@ -30,6 +30,7 @@ from pathlib import Path
 from nmframe.datafiles import read_jsonl
 from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
 from nmframe.engine.step import select
+from nmframe.filters.stepio import SOURCE_STEPS, problems_upstream
 
 
 def scratch_dir(cfg, key: str) -> Path:
@@ -45,22 +46,25 @@ def _link_or_copy(src: Path, dst: Path) -> str:
         return "copy"
 
 
+# generation samples the nearest problems: filtered (decontaminate, classify) when those run
+PROBLEM_STEPS = ("decontaminate", "classify", *SOURCE_STEPS)
+
 @register_step
 class Generate(Step):
     name = "generate"
     VERSION = "1"
     description = "teacher samples (harmony prompts, Python tool loop) per mode x tir x seed x shard"
-    inputs = ("ingest",)
+    inputs = PROBLEM_STEPS
 
     def tasks(self, cfg, dag):
-        ingest = dag.one("ingest")
+        _, problems = problems_upstream(dag, PROBLEM_STEPS, self.name)
         specs = []
         for mode in cfg.mode.efforts:
             for tir in cfg.tir.enabled:
                 for seed in range(int(cfg.teacher.num_samples)):
                     for shard in range(int(cfg.generate.shards)):
                         specs.append(TaskSpec(params={"mode": str(mode), "tir": bool(tir), "seed": seed,
-                                                      "shard": shard}, inputs={"ingest": ingest}))
+                                                      "shard": shard}, inputs={"problems": problems}))
         return specs
 
     def config_slice(self, cfg, params):
@@ -90,7 +94,7 @@ class Generate(Step):
 
         cfg, p = ctx.cfg, ctx.params
         gen = cfg.generate
-        problems = read_jsonl(ctx.inputs["ingest"] / "problems.jsonl")
+        problems = read_jsonl(ctx.inputs["problems"] / "problems.jsonl")
         total = len(problems)
         if gen.max_problems is not None:
             problems = problems[:gen.max_problems]

@@ -22,10 +22,10 @@ from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
 from nmframe.filters.llm import load_backend
 from nmframe.filters.report import Tally
 from nmframe.filters.samples import answers_by_problem, sample_dirs
-from nmframe.filters.stepio import SAMPLES_PREFIX, problems_upstream, read_problems, report, samples_upstream
+from nmframe.filters.stepio import SAMPLES_PREFIX, SOURCE_STEPS, problems_upstream, read_problems, report, samples_upstream
 from nmframe.filters.validation import NO_ANSWER, validate_answers
 
-PROBLEM_STEPS = ("decontaminate", "classify", "ingest")
+PROBLEM_STEPS = ("decontaminate", "classify", *SOURCE_STEPS)
 
 
 @register_step

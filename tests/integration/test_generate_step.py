@@ -10,10 +10,12 @@ from nmframe.config import compose
 from nmframe.engine.dag import build_dag
 
 BASE = ["experiment=quickstart", "pipeline.steps=[ingest,generate]", "tracking.wandb_mode=disabled"]
+# pinned here so these tests do not follow the quickstart's sizes
+PINNED = ["mode=high", "teacher.num_samples=2", "generate.cpus=8"]
 
 
 def gen_tasks(*overrides):
-    cfg = compose(BASE + list(overrides))
+    cfg = compose(BASE + PINNED + list(overrides))
     return cfg, [t for t in build_dag(cfg).tasks if t.step == "generate"]
 
 
@@ -59,7 +61,7 @@ def test_resources_by_backend():
 def test_cpu_run_resumes_from_scratch_and_caches(tmp_path):
     from nmframe.cli import main
 
-    run = BASE + ["tir=on", "teacher.num_samples=1", "generate.max_problems=3", "generate.cpus=1",
+    run = BASE + PINNED + ["tir=on", "teacher.num_samples=1", "generate.max_problems=3", "generate.cpus=1",
                   "teacher.max_tokens=8", f"paths.outputs={tmp_path}"]
     _, (task,) = gen_tasks(*run[3:])
     assert task.params == {"mode": "high", "tir": True, "seed": 0, "shard": 0}
@@ -107,7 +109,7 @@ def test_openai_backend_step_against_a_local_server(tmp_path):
             "<|message|>print(40 + 2)<|call|>")
     final = "<|channel|>final<|message|>\\boxed{42}<|return|>"
     with CompletionsServer(ScriptedBackend([call, final])) as server:
-        run = BASE + ["tir=on", "teacher.num_samples=1", "generate.max_problems=2", "generate.cpus=1",
+        run = BASE + PINNED + ["tir=on", "teacher.num_samples=1", "generate.max_problems=2", "generate.cpus=1",
                       "teacher.backend=openai", f"teacher.endpoint={server.endpoint}", "teacher.max_concurrency=2",
                       f"paths.outputs={tmp_path}"]
         assert main(["run"] + run) == 0
