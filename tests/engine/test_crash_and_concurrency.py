@@ -12,8 +12,17 @@ from nmframe.config import compose
 from nmframe.engine.artifacts import ArtifactStore, LeaseTimeout
 from nmframe.engine.dag import build_dag
 from nmframe.engine.orchestrate import make_plan, write_run
+from nmframe.engine.runs import list_runs
 
 from tests.helpers import base_overrides, counter_lines
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def _wait_for(path, timeout=60):
@@ -33,8 +42,16 @@ def test_sigkill_mid_step_leaves_no_complete_artifact(nm_env, monkeypatch):
     proc = subprocess.Popen([sys.executable, "-m", "nmframe.cli", "run", *over], start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait_for(started)
-    os.killpg(proc.pid, signal.SIGKILL)  # the orchestrator and the worker, mid-write
+    # kill the orchestrator and the worker mid-write (each task runs in its own process session)
+    worker_pid = next(s["pid"] for rd in list_runs(nm_env / "outputs" / "runs")
+                      for s in rd.states().values() if s.get("state") == "running")
+    os.killpg(proc.pid, signal.SIGKILL)
+    os.killpg(worker_pid, signal.SIGKILL)
     proc.wait()
+    t0 = time.time()
+    while _alive(worker_pid) and time.time() - t0 < 10:
+        time.sleep(0.05)
+    assert not _alive(worker_pid)
     step_dir = nm_env / "outputs" / "artifacts" / "partial_then_sleep"
     assert [p.name for p in step_dir.iterdir() if not p.name.startswith(".")] == []  # nothing final
     temps = list(step_dir.glob(".tmp-*"))
@@ -44,7 +61,9 @@ def test_sigkill_mid_step_leaves_no_complete_artifact(nm_env, monkeypatch):
     assert not ArtifactStore(cfg.paths.artifacts).is_done(task.step, task.key)
     # the rerun computes it, and clears the dead run's temporary directory
     monkeypatch.setenv("NMFRAME_TEST_SLEEP", "0")
+    t0 = time.time()
     assert main(["run", *over]) == 0
+    assert time.time() - t0 < 50  # nobody held the key's lease: the killed worker released it
     final = step_dir / task.key
     assert (final / "data.jsonl").read_text() == '{"a": 1}\n{"a": 2}\n'
     assert (final / "manifest.json").exists()

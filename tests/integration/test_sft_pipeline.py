@@ -13,7 +13,7 @@ STEPS = "[ingest,fixture_traces,prepare_sft,bucketize,pack,train_stage]"
 def _run(tmp_path, monkeypatch, *extra):
     monkeypatch.setenv("NMFRAME_PLUGINS", "tests.integration.sft_fixture_step")
     monkeypatch.chdir(Path(__file__).resolve().parents[2])
-    return main(["run", "experiment=quickstart", f"pipeline.steps={STEPS}", "sft.input_step=fixture_traces",
+    return main(["run", "experiment=quickstart", "buckets=tiny", f"pipeline.steps={STEPS}", "sft.input_step=fixture_traces",
                  "tracking.wandb_mode=disabled", f"paths.outputs={tmp_path}", "trainer.max_steps=2", *extra])
 
 
