@@ -102,7 +102,7 @@ def transformer_config(cfg: DictConfig, layout: dict, on_gpu: bool):
     m, tr = cfg.model, cfg.trainer
     precision = str(tr.precision)
     if precision == "fp8" and not (on_gpu and te_available()):
-        raise RuntimeError("trainer.precision=fp8 needs a GPU with Transformer Engine")
+        raise RuntimeError("trainer.precision=fp8 needs a CUDA GPU with Transformer Engine (pip install 'nmframe[gpu]'); use trainer.precision=bf16 elsewhere")
     if precision == "bf16" and not on_gpu:
         precision = "fp32"  # bf16 GEMMs on CPU are slow and not what the GPU path tests
     moe = str(m.arch) == "moe"
