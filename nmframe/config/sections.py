@@ -61,9 +61,27 @@ class FiltersConfig:
 
 
 @dataclass
+class ImportSourceConfig:
+    """One input of step import_traces (nmframe.sft.external): files of one shape, or an earlier step's traces."""
+    label: str = ""                   # the name the arms' mixes use; sources may share a label
+    path: Optional[str] = None        # JSONL/Parquet file, folder or glob
+    step: Optional[str] = None        # or: the trace artifacts of this earlier step of the run (filter_correct)
+    schema: str = "auto"              # auto | released | omr | chat | traces
+    mode: Optional[str] = None        # mode of rows that carry none (released: else the split in the file name; others: else high)
+    include_modes: List[str] = field(default_factory=list)  # [] keeps every mode
+    include_tir: Optional[bool] = None  # keep only TIR (true) or only non-TIR (false) traces; None keeps both
+
+
+@dataclass
 class SftConfig:
     template: str = "harmony"         # harmony (the teacher's format, as the paper) | chat (student template)
-    input_step: str = "filter_correct"  # the step whose artifacts hold the traces to train on
+    input_step: str = "filter_correct"  # the step whose artifacts hold the traces to train on (import_traces: an arm)
+    import_files: List[ImportSourceConfig] = field(default_factory=list)  # inputs of step import_traces
+    arms: dict[str, dict[str, float]] = field(default_factory=dict)  # arm -> {source label: fraction}, summing to 1
+    arm: Optional[str] = None         # the arm import_traces writes (sweep it: -m sft.arm=a,b); None: every trace
+    import_max_examples: Optional[int] = None  # traces of the arm in all, split by its fractions (None: as many as they allow)
+    import_match_problems: bool = False  # keep only problems present in every source (normalised-text problem id)
+    import_seed: int = 0              # the seeded draw of each label's traces
     require_finished: bool = True     # skip completions that do not end in a final answer (false: smoke runs)
     workers: Optional[int] = None     # tokenizer processes (default: all cores)
     parallel_min_traces: int = 2000   # fewer traces are tokenized in-process
