@@ -33,6 +33,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from nmframe.config.checks import ConfigError
 from nmframe.datafiles import fingerprint, resolve
 from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
 from nmframe.progress import track
@@ -54,22 +55,21 @@ def _specs(cfg) -> list[dict]:
 
 
 def check_specs(cfg) -> list[dict]:
-    """The sources, checked; raises ImportTracesError with what to change."""
+    """The sources, checked; raises ConfigError (shown before anything runs) with what to change."""
     specs = _specs(cfg)
     if not specs:
-        raise ImportTracesError("import_traces: sft.import_files is empty; list the sources "
-                                "({label, path | step, schema})")
+        raise ConfigError("sft.import_files", [], "import_traces needs its sources: [{label, path | step, schema}]")
     for i, s in enumerate(specs):
         where = f"sft.import_files[{i}]"
         if not s.get("label"):
-            raise ImportTracesError(f"{where}: needs a label (the name the arms' mixes use)")
+            raise ConfigError(f"{where}.label", s.get("label"), "needs a label (the name the arms' mixes use)")
         if bool(s.get("path")) == bool(s.get("step")):
-            raise ImportTracesError(f"{where} ({s['label']}): give exactly one of path (files) or step (an earlier step)")
+            raise ConfigError(where, s, "give exactly one of path (files) or step (an earlier step)")
         if s.get("schema", "auto") not in SCHEMAS:
-            raise ImportTracesError(f"{where} ({s['label']}): schema {s.get('schema')!r} is not one of {SCHEMAS}")
+            raise ConfigError(f"{where}.schema", s.get("schema"), "unknown schema", allowed=", ".join(SCHEMAS))
         for m in [s.get("mode")] * (s.get("mode") is not None) + list(s.get("include_modes") or []):
             if m not in MODES:
-                raise ImportTracesError(f"{where} ({s['label']}): mode {m!r} is not one of {MODES}")
+                raise ConfigError(f"{where}.mode", m, "unknown mode", allowed=", ".join(MODES))
     return specs
 
 
@@ -79,13 +79,16 @@ def arm_mix(cfg, specs: list[dict]) -> dict | None:
     labels = list(dict.fromkeys(s["label"] for s in specs))
     if arm in (None, ""):
         if cfg.sft.import_max_examples is not None:
-            raise ImportTracesError("sft.import_max_examples needs an arm: set sft.arm (one of sft.arms) to say how "
-                                    "to split it")
+            raise ConfigError("sft.import_max_examples", cfg.sft.import_max_examples,
+                              "needs an arm: set sft.arm (one of sft.arms) to say how to split it")
         return None
     arms = OmegaConf.to_container(cfg.sft.arms, resolve=True) if OmegaConf.is_config(cfg.sft.arms) else dict(cfg.sft.arms)
     if arm not in arms:
-        raise ImportTracesError(f"sft.arm={arm!r} is not one of sft.arms ({', '.join(arms) or 'none defined'})")
-    return check_fractions(arms[arm], labels)
+        raise ConfigError("sft.arm", arm, "not an arm of sft.arms", allowed=", ".join(arms) or "none defined")
+    try:
+        return check_fractions(arms[arm], labels)
+    except ImportTracesError as exc:
+        raise ConfigError(f"sft.arms.{arm}", arms[arm], str(exc)) from None
 
 
 def check_template(cfg, specs: list[dict], mix: dict | None) -> None:
@@ -94,8 +97,8 @@ def check_template(cfg, specs: list[dict], mix: dict | None) -> None:
     used = [s for s in specs if mix is None or s["label"] in mix]
     chat_only = [f"{s['label']} (schema {s['schema']})" for s in used if s.get("schema") in CHAT_ONLY]
     if chat_only:
-        raise ImportTracesError(f"sft.template={cfg.sft.template}: the traces of {', '.join(chat_only)} are not "
-                                "harmony text; train them with sft.template=chat")
+        raise ConfigError("sft.template", str(cfg.sft.template), f"the traces of {', '.join(chat_only)} are not "
+                          "harmony text; train them with sft.template=chat")
 
 
 def source_paths(spec: dict) -> list[Path]:
@@ -118,7 +121,7 @@ class ImportTraces(Step):
             if s.get("step"):
                 ups = dag.all(str(s["step"]))
                 if not ups:
-                    raise ImportTracesError(f"sft.import_files[{i}] ({s['label']}): step {s['step']!r} has no tasks")
+                    raise ConfigError(f"sft.import_files[{i}].step", s["step"], "that step has no tasks in this run")
                 inputs.update({f"src{i:02d}_{j:04d}": t for j, t in enumerate(ups)})
         return [TaskSpec(params={}, inputs=inputs)]
 
@@ -136,7 +139,7 @@ class ImportTraces(Step):
         out["sources"] = specs
         try:
             out["mix"] = arm_mix(cfg, check_specs(cfg))
-        except ImportTracesError as exc:  # tasks() reports it when planning
+        except ConfigError as exc:  # tasks() reports it when planning
             out["mix"] = f"INVALID: {exc}"
         return out
 

@@ -241,20 +241,23 @@ def _cfg(**sft):
 
 
 def test_step_checks_template_arm_and_sources():
+    from nmframe.config.checks import ConfigError
     from nmframe.steps.import_traces import arm_mix, check_specs, check_template
 
     cfg = _cfg()
-    with pytest.raises(ImportTracesError, match="traces of omr .schema omr. are not harmony text; train them with "
-                                                "sft.template=chat"):
+    with pytest.raises(ConfigError, match="sft.template='harmony': the traces of omr .schema omr. are not harmony "
+                                          "text; train them with sft.template=chat"):
         check_template(cfg, check_specs(cfg), arm_mix(cfg, check_specs(cfg)))
     cfg = _cfg(template="chat")
     check_template(cfg, check_specs(cfg), arm_mix(cfg, check_specs(cfg)))
-    with pytest.raises(ImportTracesError, match="sft.arm='both' is not one of sft.arms .omr."):
+    with pytest.raises(ConfigError, match=r"sft.arm='both': not an arm of sft.arms \(allowed: omr\)"):
         arm_mix(_cfg(arm="both"), check_specs(cfg))
-    with pytest.raises(ImportTracesError, match="import_max_examples needs an arm"):
+    with pytest.raises(ConfigError, match="sft.arms.omr=.*mix fractions must sum to 1"):
+        arm_mix(_cfg(arms={"omr": {"omr": 0.5}}), check_specs(cfg))
+    with pytest.raises(ConfigError, match="sft.import_max_examples=5: needs an arm"):
         arm_mix(_cfg(arm=None, import_max_examples=5), check_specs(cfg))
     bad = _cfg(import_files=[{"label": "x", "path": "/a", "step": "filter_correct"}])
-    with pytest.raises(ImportTracesError, match=r"sft.import_files\[0\] \(x\): give exactly one of path"):
+    with pytest.raises(ConfigError, match=r"sft.import_files\[0\]=.*give exactly one of path"):
         check_specs(bad)
 
 
