@@ -40,11 +40,10 @@ Nemotron-Math-only arm). Too few traces for a requested size is an error, never 
 """
 from __future__ import annotations
 
+import array
 import collections
-import contextlib
 import hashlib
 import json
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -366,13 +365,14 @@ def draw(n_available: int, n: int, seed: int, label: str) -> np.ndarray:
 
 
 def build(sources: list[Source], out_path: Path, *, mix: dict | None, total: int | None, seed: int,
-          match: bool, scratch: Path, track=None) -> dict:
+          match: bool, track=None) -> dict:
     """Convert every source, restrict to matched problems, draw the arm, write ``out_path``
     (JSONL trace records). Returns the report.
 
-    ``mix`` None takes every trace of every source (``total`` must then be None). Two passes:
-    conversion to per-label scratch files (plus each label's problem ids), then the draw; memory
-    holds problem ids, not traces.
+    ``mix`` None takes every trace of every source (``total`` must then be None). Two passes over
+    the files, so memory holds one problem number per trace, never the traces (OpenMathReasoning
+    has millions of long solutions): the first converts and counts, the second converts again and
+    writes the drawn traces.
     """
     track = track or (lambda it, desc, total=None: it)
     labels = list(dict.fromkeys(s.label for s in sources))
@@ -382,64 +382,65 @@ def build(sources: list[Source], out_path: Path, *, mix: dict | None, total: int
         fractions = None
     else:
         fractions = check_fractions(mix, labels)
-    scratch.mkdir(parents=True, exist_ok=True)
     tallies = {i: Tally() for i in range(len(sources))}
-    problems: dict[str, set] = {lab: set() for lab in labels}
-    converted = collections.Counter()
-    with contextlib.ExitStack() as stack:
-        handles = {lab: stack.enter_context(open(scratch / f"{i:03d}.jsonl", "w", encoding="utf-8"))
-                   for i, lab in enumerate(labels)}
-        for i, src in enumerate(sources):
-            for rec in track(read_source(src, tallies[i]), f"import {src.label}"):
-                key = problem_id(rec["problem"])
-                problems[src.label].add(key)
-                converted[src.label] += 1
-                handles[src.label].write(json.dumps({**rec, "match_key": key}, ensure_ascii=False) + "\n")
-    matched = set.intersection(*problems.values()) if match and problems else None
-    if match and len(labels) < 2:
-        matched = None  # one source matches itself; reported as such
-    available = collections.Counter()
-    for i, lab in enumerate(labels):
-        with open(scratch / f"{i:03d}.jsonl", encoding="utf-8") as f:
-            for raw in f:
-                if matched is None or json.loads(raw)["match_key"] in matched:
-                    available[lab] += 1
-    if fractions is None:
-        sizes = {lab: available[lab] for lab in labels}
-    else:
-        sizes = allocate(fractions, dict(available), total)
+    key_ids: dict[str, int] = {}
+    keys: dict[str, array.array] = {lab: array.array("i") for lab in labels}  # problem number per trace
+    for i, src in enumerate(sources):
+        for rec in track(read_source(src, tallies[i]), f"import {src.label} (count)"):
+            keys[src.label].append(key_ids.setdefault(problem_id(rec["problem"]), len(key_ids)))
+    per_label = {lab: np.frombuffer(keys[lab], dtype=np.int32) if len(keys[lab]) else np.zeros(0, np.int32)
+                 for lab in labels}
+    problems = {lab: np.unique(per_label[lab]) for lab in labels}
+    matched = None
+    if match and len(labels) > 1:  # one source matches itself; reported as not applied
+        matched = problems[labels[0]]
+        for lab in labels[1:]:
+            matched = np.intersect1d(matched, problems[lab], assume_unique=True)
+    on_matched = {lab: (np.isin(per_label[lab], matched) if matched is not None
+                        else np.ones(len(per_label[lab]), dtype=bool)) for lab in labels}
+    available = {lab: int(on_matched[lab].sum()) for lab in labels}
+    sizes = dict(available) if fractions is None else allocate(fractions, available, total)
+    # the drawn traces, as positions among each label's traces in reading order
+    take = {}
+    for lab in labels:
+        mask = np.zeros(len(per_label[lab]), dtype=bool)
+        if sizes.get(lab):
+            mask[np.flatnonzero(on_matched[lab])[draw(available[lab], sizes[lab], seed, lab)]] = True
+        take[lab] = mask
     per_config = collections.Counter()
     written = collections.Counter()
     out_problems = set()
     chat_only = 0
+    pos = collections.Counter()
     with open(out_path, "w", encoding="utf-8") as out:
-        for i, lab in enumerate(labels):
-            if not sizes.get(lab):
+        for i, src in enumerate(sources):
+            if not sizes.get(src.label):
                 continue
-            chosen = draw(available[lab], sizes[lab], seed, lab)
-            pos, idx = 0, -1
-            with open(scratch / f"{i:03d}.jsonl", encoding="utf-8") as f:
-                for raw in f:
-                    rec = json.loads(raw)
-                    key = rec.pop("match_key")
-                    if matched is not None and key not in matched:
-                        continue
-                    idx += 1
-                    if pos < len(chosen) and chosen[pos] == idx:
-                        pos += 1
-                        out.write(json.dumps(rec, ensure_ascii=False) + "\n")
-                        written[lab] += 1
-                        out_problems.add(key)
-                        per_config[f"{rec['mode']}/{'tir' if rec['tir'] else 'notir'}"] += 1
-                        chat_only += rec.get("template") == "chat"
-    shutil.rmtree(scratch, ignore_errors=True)
+            mask = take[src.label]
+            for rec in track(read_source(src, Tally()), f"import {src.label} (write)"):
+                k = pos[src.label]
+                pos[src.label] += 1
+                if k >= len(mask):
+                    raise ImportTracesError(f"source {src.label!r}: its files changed while being read "
+                                            f"(more traces on the second pass than the first's {len(mask)})")
+                if not mask[k]:
+                    continue
+                out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                written[src.label] += 1
+                out_problems.add(int(per_label[src.label][k]))
+                per_config[f"{rec['mode']}/{'tir' if rec['tir'] else 'notir'}"] += 1
+                chat_only += rec.get("template") == "chat"
+    changed = [lab for lab in labels if sizes.get(lab) and pos[lab] != len(per_label[lab])]
+    if changed:
+        raise ImportTracesError(f"source(s) {changed}: the files changed while being read (trace counts differ "
+                                "between the two passes)")
     return {
         "sources": [{"label": s.label, "schema": s.schema, "files": [str(p) for p in s.files],
                      **tallies[i].as_dict()} for i, s in enumerate(sources)],
         "match": {"enabled": bool(match), "applied": matched is not None,
                   "problems_per_label": {lab: len(problems[lab]) for lab in labels},
                   "matched_problems": len(matched) if matched is not None else None,
-                  "traces_per_label": dict(converted), "traces_on_matched": dict(available)},
+                  "traces_per_label": {lab: len(per_label[lab]) for lab in labels}, "traces_on_matched": available},
         "mix": {"fractions": fractions, "total": int(sum(sizes.values())), "sizes": sizes, "seed": int(seed)},
         "written": dict(written), "traces": int(sum(written.values())), "problems": len(out_problems),
         "per_config": dict(sorted(per_config.items())), "chat_only_traces": int(chat_only),

@@ -165,7 +165,7 @@ class ImportTraces(Step):
                                   include_tir=s.get("include_tir")))
         report = build(sources, ctx.out_dir / "traces.jsonl", mix=mix,
                        total=cfg.sft.import_max_examples, seed=int(cfg.sft.import_seed),
-                       match=bool(cfg.sft.import_match_problems), scratch=ctx.out_dir / "_scratch",
+                       match=bool(cfg.sft.import_match_problems),
                        track=lambda it, desc, total=None: track(it, desc, total))
         report["arm"] = cfg.sft.arm
         ctx.write_json("report.json", report)

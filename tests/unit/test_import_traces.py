@@ -173,28 +173,28 @@ def _labels(path):
 def test_mix_draws_exact_sizes_deterministically(tmp_path):
     srcs = _sources(tmp_path, [f"Problem {i}" for i in range(5)], [f"Problem {i}" for i in range(5, 10)])
     out1, out2 = tmp_path / "o1.jsonl", tmp_path / "o2.jsonl"
-    rep = build(srcs, out1, mix={"a": 0.5, "b": 0.5}, total=20, seed=0, match=False, scratch=tmp_path / "s1")
+    rep = build(srcs, out1, mix={"a": 0.5, "b": 0.5}, total=20, seed=0, match=False)
     assert rep["written"] == {"a": 10, "b": 10} and rep["traces"] == 20 and rep["mix"]["sizes"] == {"a": 10, "b": 10}
-    assert _labels(out1).count("a") == 10 and not (tmp_path / "s1").exists()
-    build(srcs, out2, mix={"a": 0.5, "b": 0.5}, total=20, seed=0, match=False, scratch=tmp_path / "s2")
+    assert _labels(out1).count("a") == 10
+    build(srcs, out2, mix={"a": 0.5, "b": 0.5}, total=20, seed=0, match=False)
     assert out1.read_bytes() == out2.read_bytes()
     # the single-source arm contains the mixed arm's half
     single = tmp_path / "single.jsonl"
-    build(srcs, single, mix={"a": 1.0}, total=15, seed=0, match=False, scratch=tmp_path / "s3")
+    build(srcs, single, mix={"a": 1.0}, total=15, seed=0, match=False)
     origins = {json.loads(l)["origin"] for l in single.read_text().splitlines()}
     assert len(origins) == 15 and {json.loads(l)["origin"] for l in out1.read_text().splitlines()
                                    if json.loads(l)["source_label"] == "a"} <= origins
     with pytest.raises(ImportTracesError, match="mix fractions must sum to 1"):
-        build(srcs, out2, mix={"a": 0.5, "b": 0.6}, total=20, seed=0, match=False, scratch=tmp_path / "s4")
+        build(srcs, out2, mix={"a": 0.5, "b": 0.6}, total=20, seed=0, match=False)
     with pytest.raises(ImportTracesError, match=r"mix names label\(s\) \['c'\]"):
-        build(srcs, out2, mix={"c": 1.0}, total=2, seed=0, match=False, scratch=tmp_path / "s5")
+        build(srcs, out2, mix={"c": 1.0}, total=2, seed=0, match=False)
 
 
 def test_matching_keeps_only_problems_every_source_has(tmp_path):
     # a: problems 0-4, b: problems 3-7 (case and spacing differ: the normalised text still matches)
     srcs = _sources(tmp_path, [f"Problem {i}" for i in range(5)], [f"problem  {i} " for i in range(3, 8)])
     out = tmp_path / "o.jsonl"
-    rep = build(srcs, out, mix={"a": 0.5, "b": 0.5}, total=None, seed=0, match=True, scratch=tmp_path / "s")
+    rep = build(srcs, out, mix={"a": 0.5, "b": 0.5}, total=None, seed=0, match=True)
     m = rep["match"]
     assert m["applied"] and m["matched_problems"] == 2 and m["problems_per_label"] == {"a": 5, "b": 5}
     assert m["traces_per_label"] == {"a": 15, "b": 15} and m["traces_on_matched"] == {"a": 6, "b": 6}
@@ -202,8 +202,8 @@ def test_matching_keeps_only_problems_every_source_has(tmp_path):
     kept = {problem_id(json.loads(l)["problem"]) for l in out.read_text().splitlines()}
     assert kept == {problem_id("Problem 3"), problem_id("Problem 4")}
     with pytest.raises(ImportTracesError, match="a: needs 10, has 6"):
-        build(srcs, out, mix={"a": 0.5, "b": 0.5}, total=20, seed=0, match=True, scratch=tmp_path / "s2")
-    rep = build(srcs, out, mix=None, total=None, seed=0, match=False, scratch=tmp_path / "s3")
+        build(srcs, out, mix={"a": 0.5, "b": 0.5}, total=20, seed=0, match=True)
+    rep = build(srcs, out, mix=None, total=None, seed=0, match=False)
     assert rep["written"] == {"a": 15, "b": 15} and rep["match"]["matched_problems"] is None
 
 
