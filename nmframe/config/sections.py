@@ -87,6 +87,7 @@ class SftConfig:
     parallel_min_traces: int = 2000   # fewer traces are tokenized in-process
     pack_seed: int = 0                # shuffle of each epoch before packing into global batches
     checkpoint_every: int = 50        # mid-stage checkpoint interval in steps (resume after a kill)
+    export_hf: bool = True            # megatron: also write checkpoint/hf/ (Hugging Face) after the final stage
 
 
 @dataclass

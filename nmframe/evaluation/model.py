@@ -1,8 +1,10 @@
 """The model under test: the student's last checkpoint, or a base model, and its backend.
 
-``evaluate.model = "student"`` evaluates the checkpoint of the last ``train_stage`` task
-(``<artifact>/checkpoint/model``, a transformers directory written by the torch trainer).
-Checkpoints hold weights only; the tokenizer is the student's (``model.tokenizer``), so a
+``evaluate.model = "student"`` evaluates the checkpoint of the last ``train_stage`` task:
+``<artifact>/checkpoint/model`` (a transformers directory written by the torch trainer) or
+``<artifact>/checkpoint/hf`` (the Hugging Face export of a megatron checkpoint, written after the
+final stage); a megatron dist checkpoint without that export (``sft.export_hf=false``) is
+converted here into the task's scratch folder (:mod:`nmframe.export`). Checkpoints hold weights only; the tokenizer is the student's (``model.tokenizer``), so a
 directory with links to the weights plus the saved tokenizer is made in the task's scratch
 folder, which every backend (transformers, vLLM) can load. Anything else is a model path, a hub
 id, or ``builtin:tiny`` (the random tiny model, for tests).
@@ -30,15 +32,30 @@ class ModelRef:
     label: str
 
 
-def student_weights(train_artifact: Path) -> Path:
-    """The transformers weights of a train_stage artifact."""
+def student_weights(train_artifact: Path, cfg=None, scratch: Optional[Path] = None) -> Path:
+    """The transformers weights of a train_stage artifact; a megatron dist checkpoint without its
+    export is converted into ``<scratch>/hf`` (given ``cfg`` and ``scratch``; kept for a resume)."""
     ckpt = Path(train_artifact) / "checkpoint"
     for sub in ("model", "hf"):
         if (ckpt / sub / "config.json").is_file():
             return ckpt / sub
-    raise EvaluateError(f"{ckpt} holds no transformers model (config.json under checkpoint/model or checkpoint/hf): "
-                        "a Megatron dist checkpoint must be converted to a Hugging Face directory first "
-                        "(then set evaluate.model=<that directory>)")
+    if (ckpt / "metadata.json").is_file() and cfg is not None and scratch is not None:
+        return _converted(cfg, ckpt, Path(scratch) / "hf")
+    raise EvaluateError(f"{ckpt} holds no transformers model (config.json under checkpoint/model or checkpoint/hf) "
+                        "and no Megatron dist checkpoint (metadata.json) that could be converted to a Hugging Face "
+                        "directory")
+
+
+def _converted(cfg, ckpt: Path, target: Path) -> Path:
+    import json
+
+    from nmframe.export import export_hf
+
+    done = target / "nmframe_export.json"
+    if done.is_file() and json.loads(done.read_text()).get("source") == str(ckpt):
+        return target
+    export_hf(ckpt, target, cfg.model)
+    return target
 
 
 def with_tokenizer(cfg, weights: Path, scratch: Path) -> Path:
@@ -64,7 +81,7 @@ def resolve_model(cfg, train_artifact: Optional[Path], scratch: Path) -> ModelRe
     if spec == "student":
         if train_artifact is None:
             raise EvaluateError("evaluate.model=student needs the train_stage artifact")
-        path = with_tokenizer(cfg, student_weights(train_artifact), scratch)
+        path = with_tokenizer(cfg, student_weights(train_artifact, cfg, scratch), scratch)
         return ModelRef("student", str(path), bool(cfg.model.tiny), f"{cfg.model.name} student")
     return ModelRef("base", spec, spec.startswith("builtin:"), spec)
 

@@ -6,13 +6,16 @@ stage is cached: changing the last stage's settings retrains only the last stage
 
 Inputs: the stage's ``pack`` task, the ``prepare_sft`` arrays and (after the first stage) the
 previous ``train_stage`` task. Output: ``checkpoint/`` (torch: ``model/`` + ``trainer_state.pt``;
-megatron: a ``megatron.core.dist_checkpointing`` directory), ``losses.json`` (loss and seconds
+megatron: a ``megatron.core.dist_checkpointing`` directory, plus after the final stage, when
+``sft.export_hf``, ``checkpoint/hf/``: the Hugging Face export that evaluation loads, see
+:mod:`nmframe.export`), ``losses.json`` (loss and seconds
 per step, target tokens, steps), ``stage.json`` (layout, derived DP / micro / global batch /
 grad accumulation, packing settings, cost-model estimate).
 
 The megatron backend does not train in this process: :meth:`TrainStage.run` launches
 ``torchrun`` (one per node, under ``srun`` on a multi-node Slurm allocation) on the module
-``nmframe.training.megatron_entry``.
+``nmframe.training.megatron_entry``. ``sft.export_hf`` is not part of the cache key: the export is
+derived from the checkpoint, and evaluation converts a final checkpoint that lacks it.
 """
 from __future__ import annotations
 
@@ -137,6 +140,12 @@ class TrainStage(Step):
             result = TorchTrainer().train_stage(sd, init, out_ckpt, layout, cfg)
         elif backend == "megatron":
             result = self._launch_megatron(ctx, sd, init, out_ckpt, layout)
+            if bool(cfg.sft.export_hf) and sd.index == len(cfg.buckets.stages) - 1:
+                from nmframe.export import export_hf
+
+                summary = export_hf(out_ckpt, out_ckpt / "hf", cfg.model, log=ctx.log)
+                ctx.log.info("exported %s to %s (%s, %s, %d bytes)", out_ckpt, out_ckpt / "hf",
+                             summary["architecture"], summary["dtype"], summary["bytes"])
         else:
             raise ValueError(f"trainer.backend={backend!r}: unknown backend (allowed: torch, megatron)")
 

@@ -140,6 +140,22 @@ def test_dense_export_matches_megatron_logits(tmp_path, megatron_cpu, monkeypatc
 
 
 @pytest.mark.slow
+def test_evaluation_converts_a_megatron_student_without_export(tmp_path, megatron_cpu, monkeypatch):
+    from nmframe.evaluation.model import resolve_model
+
+    cfg = _train_cfg()
+    (tmp_path / "artifact").mkdir()
+    _saved_megatron_model(cfg, tmp_path / "artifact" / "checkpoint", monkeypatch)
+    ref = resolve_model(cfg, tmp_path / "artifact", tmp_path / "scratch")
+    assert ref.kind == "student" and ref.path == str(tmp_path / "scratch" / "hf")
+    written = json.loads((tmp_path / "scratch" / "hf" / "nmframe_export.json").read_text())
+    assert written["source"] == str(tmp_path / "artifact" / "checkpoint") and written["global_step"] == 7
+    stamp = (tmp_path / "scratch" / "hf" / "model.safetensors").stat().st_mtime_ns
+    assert resolve_model(cfg, tmp_path / "artifact", tmp_path / "scratch").path == ref.path  # a resume reuses it
+    assert (tmp_path / "scratch" / "hf" / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+@pytest.mark.slow
 def test_moe_export_matches_megatron_logits(tmp_path, megatron_cpu, monkeypatch):
     summary, hf = _compare_logits(_train_cfg(*MOE), tmp_path, monkeypatch)
     assert type(hf).__name__ == "Qwen3MoeForCausalLM"
