@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from nmframe.generation.runner import sampling_seed
+from nmframe.generation.runner import fill_shard, sampling_seed
 from nmframe.generation.shards import ShardWriter
-from nmframe.generation.tir import LoopSettings, SampleSpec, TirLoop
+from nmframe.generation.tir import LoopSettings, SampleSpec
 
 
 def sample_specs(problems: list[dict], mode: str, tir: bool, n: int, seed_base: int) -> list[SampleSpec]:
@@ -23,17 +23,6 @@ def sample_problems(problems: list[dict], *, mode: str, tir: bool, n: int, backe
                     writer: ShardWriter, batch_size: int, seed_base: int = 0, sandbox=None,
                     progress: Optional[Callable[[int, int], None]] = None) -> dict:
     specs = sample_specs(problems, mode, tir, n, seed_base)
-    todo = [s for s in specs if s.key not in writer]
-    loop = TirLoop(backend, settings, sandbox=sandbox if tir else None)
-    try:
-        for start in range(0, len(todo), max(1, batch_size)):
-            loop.run(todo[start:start + batch_size], on_record=writer.append)
-            if progress is not None:
-                progress(min(start + batch_size, len(todo)), len(todo))
-    finally:
-        loop.close()
-    missing = [s.key for s in specs if s.key not in writer]
-    if missing:
-        raise RuntimeError(f"{len(missing)} samples have no record after sampling, e.g. {missing[0]}")
-    writer.finish()
-    return {"samples": len(specs), "resumed": len(specs) - len(todo), "generated": len(todo)}
+    generated = fill_shard(specs, tir=tir, backend=backend, settings=settings, writer=writer, batch_size=batch_size,
+                           sandbox=sandbox, progress=progress, stage="sampling")
+    return {"samples": len(specs), "resumed": len(specs) - generated, "generated": generated}
