@@ -11,4 +11,4 @@ from nmframe.export.hf import export_hf
 from nmframe.export.mapping import Geometry, MappingError
 from nmframe.export.reader import CheckpointError, DistCheckpoint
 
-__all__ = ["export_hf", "Geometry", "MappingError", "CheckpointError", "DistCheckpoint"]
+__all__ = ["CheckpointError", "DistCheckpoint", "Geometry", "MappingError", "export_hf"]

@@ -19,12 +19,22 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Optional
 
 import torch
 
-from nmframe.export.mapping import (DENSE_PARTS, EMBED, FINAL_NORM, LAYER, LAYER_KEYS, MOE_PARTS, OUTPUT, Geometry,
-                                    MappingError, layer_to_hf, vocab_rows)
+from nmframe.export.mapping import (
+    DENSE_PARTS,
+    EMBED,
+    FINAL_NORM,
+    LAYER,
+    LAYER_KEYS,
+    MOE_PARTS,
+    OUTPUT,
+    Geometry,
+    MappingError,
+    layer_to_hf,
+    vocab_rows,
+)
 from nmframe.export.reader import CheckpointError, DistCheckpoint
 
 ROPE_BASE = 1_000_000.0   # build_model: rotary_base
@@ -36,13 +46,13 @@ def hf_config(model_cfg, geo: Geometry, vocab_size: int, dtype: torch.dtype, tok
     """transformers config of the exported model."""
     import transformers
 
-    common = dict(vocab_size=vocab_size, hidden_size=geo.hidden_size, num_hidden_layers=geo.num_layers,
-                  num_attention_heads=geo.num_attention_heads, num_key_value_heads=geo.num_query_groups,
-                  head_dim=geo.head_dim, intermediate_size=geo.ffn_hidden_size,
-                  max_position_embeddings=int(model_cfg.max_position_embeddings), rms_norm_eps=RMS_NORM_EPS,
-                  rope_theta=ROPE_BASE, attention_bias=False, hidden_act="silu", tie_word_embeddings=tied,
-                  eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-                  bos_token_id=tokenizer.bos_token_id)
+    common = {"vocab_size": vocab_size, "hidden_size": geo.hidden_size, "num_hidden_layers": geo.num_layers,
+              "num_attention_heads": geo.num_attention_heads, "num_key_value_heads": geo.num_query_groups,
+              "head_dim": geo.head_dim, "intermediate_size": geo.ffn_hidden_size,
+              "max_position_embeddings": int(model_cfg.max_position_embeddings), "rms_norm_eps": RMS_NORM_EPS,
+              "rope_theta": ROPE_BASE, "attention_bias": False, "hidden_act": "silu", "tie_word_embeddings": tied,
+              "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id,
+              "bos_token_id": tokenizer.bos_token_id}
     if geo.moe:
         config = transformers.Qwen3MoeConfig(moe_intermediate_size=geo.moe_ffn_hidden_size,
                                              num_experts=geo.num_experts,
@@ -88,7 +98,7 @@ def _add_legacy_keys(path: Path, dtype: torch.dtype) -> None:
 class _ShardWriter:
     """safetensors files of at most ~``limit`` bytes each, named and indexed at :meth:`close`."""
 
-    def __init__(self, directory: Path, limit: int, dtype: Optional[torch.dtype]):
+    def __init__(self, directory: Path, limit: int, dtype: torch.dtype | None):
         self.dir, self.limit, self.dtype = directory, limit, dtype
         self.pending: dict[str, torch.Tensor] = {}
         self.pending_bytes = 0
@@ -131,14 +141,15 @@ class _ShardWriter:
         return names
 
 
-def export_hf(checkpoint: Path, out_dir: Path, model_cfg, *, tokenizer=None, vocab_size: Optional[int] = None,
-              dtype: Optional[torch.dtype] = None, shard_bytes: int = 5 * 2 ** 30, log=None) -> dict:
+def export_hf(checkpoint: Path, out_dir: Path, model_cfg, *, tokenizer=None, vocab_size: int | None = None,
+              dtype: torch.dtype | None = None, shard_bytes: int = 5 * 2 ** 30, source: str | None = None,
+              log=None) -> dict:
     """Convert the dist checkpoint ``checkpoint`` of a ``model_cfg`` student into ``out_dir``.
 
     ``tokenizer`` defaults to ``model_cfg.tokenizer``; ``vocab_size`` (rows kept of the padded
     embedding and output layer) defaults to what the trainer padded: max(len(tokenizer),
     ``model_cfg.vocab_size``). ``out_dir`` appears complete or not at all. Returns the summary
-    written to ``nmframe_export.json``.
+    written to ``nmframe_export.json`` (``source``: how it names the checkpoint, default its path).
     """
     from nmframe.models.tiny import load_tokenizer
 
@@ -176,7 +187,7 @@ def export_hf(checkpoint: Path, out_dir: Path, model_cfg, *, tokenizer=None, voc
     _add_legacy_keys(tmp / "config.json", out_dtype)
     tok.save_pretrained(tmp)
     state_file = checkpoint / "trainer_state.json"
-    summary = {"format_version": FORMAT_VERSION, "source": str(checkpoint),
+    summary = {"format_version": FORMAT_VERSION, "source": source or str(checkpoint),
                "global_step": json.loads(state_file.read_text()).get("global_step") if state_file.is_file() else None,
                "architecture": "Qwen3MoeForCausalLM" if geo.moe else "Qwen3ForCausalLM",
                "dtype": str(out_dtype).replace("torch.", ""), "vocab_size": vocab,

@@ -85,7 +85,7 @@ class Geometry:
         return self.num_attention_heads // self.num_query_groups
 
     @classmethod
-    def from_model_cfg(cls, m) -> "Geometry":
+    def from_model_cfg(cls, m) -> Geometry:
         moe = str(m.arch) == "moe"
         return cls(num_layers=int(m.num_layers), hidden_size=int(m.hidden_size),
                    num_attention_heads=int(m.num_attention_heads), num_query_groups=int(m.num_kv_heads),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import torch
 
@@ -26,7 +25,9 @@ def _region_planner(regions: dict[str, tuple[tuple[int, ...], tuple[int, ...]]])
     """A DCP load planner reading ``regions[key] = (offsets, sizes)`` of each key's global tensor."""
     from torch.distributed.checkpoint import DefaultLoadPlanner, LoadPlan
     from torch.distributed.checkpoint.metadata import ChunkStorageMetadata
-    from torch.distributed.checkpoint.planner_helpers import create_read_items_for_chunk_list
+    from torch.distributed.checkpoint.planner_helpers import (
+        create_read_items_for_chunk_list,
+    )
 
     class RegionPlanner(DefaultLoadPlanner):
         def create_local_plan(self) -> LoadPlan:
@@ -76,7 +77,7 @@ class DistCheckpoint:
             raise CheckpointError(f"{self.path} has no tensor {key!r}; model tensors present: {model_keys}")
         return self.tensors[key]
 
-    def read(self, keys: list[str], layer: Optional[int] = None) -> dict[str, torch.Tensor]:
+    def read(self, keys: list[str], layer: int | None = None) -> dict[str, torch.Tensor]:
         """The named tensors (layer-stacked keys: only layer ``layer``, without the layer axis)."""
         from torch.distributed.checkpoint import load
 

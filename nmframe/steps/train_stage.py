@@ -143,7 +143,7 @@ class TrainStage(Step):
             if bool(cfg.sft.export_hf) and sd.index == len(cfg.buckets.stages) - 1:
                 from nmframe.export import export_hf
 
-                summary = export_hf(out_ckpt, out_ckpt / "hf", cfg.model, log=ctx.log)
+                summary = export_hf(out_ckpt, out_ckpt / "hf", cfg.model, source="..", log=ctx.log)
                 ctx.log.info("exported %s to %s (%s, %s, %d bytes)", out_ckpt, out_ckpt / "hf",
                              summary["architecture"], summary["dtype"], summary["bytes"])
         else:

@@ -8,7 +8,13 @@ import pytest
 import torch
 
 from nmframe.config import compose
-from nmframe.export.mapping import Geometry, MappingError, layer_to_hf, split_gate_up, split_qkv
+from nmframe.export.mapping import (
+    Geometry,
+    MappingError,
+    layer_to_hf,
+    split_gate_up,
+    split_qkv,
+)
 
 GEO = Geometry(num_layers=1, hidden_size=6, num_attention_heads=4, num_query_groups=2, head_dim=3, ffn_hidden_size=5)
 
@@ -18,7 +24,7 @@ def test_split_qkv_takes_each_group_q_heads_then_k_then_v():
     # row r of the fused weight holds the value r in every column
     w = torch.arange((hpg + 2) * g * d, dtype=torch.float32)[:, None].repeat(1, h)
     q, k, v = split_qkv(w, GEO)
-    rows = lambda t: t[:, 0].tolist()  # noqa: E731
+    rows = lambda t: t[:, 0].tolist()
     # group 0: rows 0-5 q heads 0,1; 6-8 k; 9-11 v. group 1: rows 12-17 q heads 2,3; 18-20 k; 21-23 v
     assert rows(q) == [0, 1, 2, 3, 4, 5, 12, 13, 14, 15, 16, 17]
     assert rows(k) == [6, 7, 8, 18, 19, 20]
@@ -137,6 +143,17 @@ def test_dense_export_matches_megatron_logits(tmp_path, megatron_cpu, monkeypatc
     assert config["rope_theta"] == 1e6 and config["rms_norm_eps"] == 1e-6 and config["tie_word_embeddings"] is False
     assert (tmp_path / "hf" / "tokenizer.json").is_file()
     assert not (tmp_path / "hf.tmp").exists()
+    # past shard_bytes: several safetensors files and an index, the same weights
+    import transformers
+
+    from nmframe.export import export_hf
+
+    sharded = export_hf(tmp_path / "ckpt", tmp_path / "hf2", _train_cfg().model, shard_bytes=200_000)
+    assert len(sharded["files"]) == 3 and sharded["files"][0] == "model-00001-of-00003.safetensors"
+    index = json.loads((tmp_path / "hf2" / "model.safetensors.index.json").read_text())
+    assert index["metadata"]["total_size"] == summary["bytes"] and len(index["weight_map"]) == 25
+    again = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "hf2", dtype=torch.float32).state_dict()
+    assert all(torch.equal(v, again[k]) for k, v in hf.state_dict().items())
 
 
 @pytest.mark.slow
@@ -157,7 +174,7 @@ def test_evaluation_converts_a_megatron_student_without_export(tmp_path, megatro
 
 @pytest.mark.slow
 def test_moe_export_matches_megatron_logits(tmp_path, megatron_cpu, monkeypatch):
-    summary, hf = _compare_logits(_train_cfg(*MOE), tmp_path, monkeypatch)
+    _summary, hf = _compare_logits(_train_cfg(*MOE), tmp_path, monkeypatch)
     assert type(hf).__name__ == "Qwen3MoeForCausalLM"
     config = json.loads((tmp_path / "hf" / "config.json").read_text())
     assert config["num_experts"] == 4 and config["num_experts_per_tok"] == 2 and config["norm_topk_prob"] is True
