@@ -48,6 +48,9 @@ _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 
 
+EMPTIED_DIRS = ("/tmp", "/var/tmp", "/run")  # covered by an empty read-only tmpfs in every session
+
+
 def _check(ret: int, what: str) -> None:
     if ret != 0:
         err = ctypes.get_errno()
@@ -163,13 +166,22 @@ def setup_mounts(workdir: str, disk_mb: int, uid: int | None, gid: int | None, s
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     covered = expose_paths(list(expose)) if uid is not None else []
     owner = "" if uid is None else f",uid={uid},gid={gid}"
+    # The interpreter or the package may live under a directory about to be emptied (a checkout
+    # or a virtual environment under /tmp): hold them now and bind them back, read-only, after.
+    keep = [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in (os.path.realpath(e) for e in expose)
+            if os.path.isdir(p) and any(p == c or p.startswith(c + "/") for c in EMPTIED_DIRS)]
     # Empty read-only tmpfs over the world-writable and socket-holding directories.
-    for path in ("/tmp", "/var/tmp", "/run"):
+    for path in EMPTIED_DIRS:
         if os.path.isdir(path) and not os.path.islink(path):
             mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=755")
+    for path, fd in keep:
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+        set_mount_readonly(path, recursive=True)
+        os.close(fd)
     os.makedirs(workdir, exist_ok=True)
     mount("tmpfs", workdir, "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(disk_mb)}m,mode=700{owner}")
-    for path in ("/tmp", "/var/tmp", "/run"):
+    for path in EMPTIED_DIRS:
         if os.path.isdir(path) and not os.path.islink(path):
             set_mount_readonly(path, recursive=False)
     if shm_mb > 0 and os.path.isdir("/dev/shm") and not os.path.islink("/dev/shm"):
