@@ -28,6 +28,7 @@ The step's :meth:`MegatronTrainer.train_stage` is what each torchrun rank runs
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import socket
@@ -143,6 +144,16 @@ def layer_spec(config, use_te: bool):
     return spec
 
 
+def padded_vocab_size(cfg: DictConfig, vocab: int) -> int:
+    """Megatron pads the vocabulary to a multiple of 128 x TP. Stages re-tune TP (Qwen3-8B: 2, 2,
+    4, 8), so pad once for every stage's TP: each stage's checkpoint then loads in the next."""
+    from nmframe.config.checks import check_parallel_layout
+
+    tps = [int(check_parallel_layout(cfg, str(s.name))["tp"]) for s in cfg.buckets.stages]
+    mult = 128 * math.lcm(*tps)
+    return -(-vocab // mult) * mult
+
+
 def build_model(cfg: DictConfig, layout: dict, on_gpu: bool):
     from megatron.core.models.gpt import GPTModel
 
@@ -152,8 +163,7 @@ def build_model(cfg: DictConfig, layout: dict, on_gpu: bool):
     use_te = on_gpu and te_available()
     vocab = len(load_tokenizer(str(cfg.model.tokenizer), int(cfg.model.vocab_size)))
     vocab = max(vocab, int(cfg.model.vocab_size))
-    mult = 128 * int(layout["tp"])
-    vocab = -(-vocab // mult) * mult  # Megatron pads the vocabulary to a multiple of 128 x TP
+    vocab = padded_vocab_size(cfg, vocab)
     model = GPTModel(config, layer_spec(config, use_te), vocab_size=vocab,
                      max_sequence_length=int(cfg.model.max_position_embeddings), pre_process=True, post_process=True,
                      share_embeddings_and_output_weights=False, position_embedding_type="rope", rotary_base=1_000_000)
