@@ -92,3 +92,12 @@ def test_torchrun_command_per_node(tmp_path):
     assert multi[:4] == ["srun", "--nodes=32", "--ntasks-per-node=1", "--kill-on-bad-exit=1"]
     assert "--nnodes=32" in multi and "--nproc-per-node=8" in multi
     assert "--rdzv-endpoint=node001:29500" in multi and "--rdzv-id=77" in multi
+
+
+def test_padded_vocab_is_the_same_for_every_stage():
+    from nmframe.config import compose
+    from nmframe.training.megatron_trainer import padded_vocab_size
+
+    cfg = compose(["model=qwen3_8b", "trainer=megatron", "buckets=paper"])  # TP 2, 2, 4, 8 by stage
+    assert padded_vocab_size(cfg, 151936) == 152576  # multiple of 128 x 8, for every stage
+    assert padded_vocab_size(cfg, 152576) == 152576
