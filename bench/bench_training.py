@@ -5,8 +5,13 @@
 2. The cost model's predicted speedup of the paper's bucketed schedule vs one 128K stage for
    Qwen3-30B-A3B on 256 H100s (paper: 2-3x; ~18 s vs ~25 s per step on the 16K bucket), and the
    same comparison through the config layer (``nmframe.training.cost.bucketed_vs_single``).
+3. Filling the long stages' free bin space with short traces (``sft.fill_long_bins``,
+   :mod:`nmframe.sft.fill`) for Qwen3-30B-A3B with the paper's parallelism and length mix:
+   the long stages' utilisation before/after and the predicted GPU-hours with and without the
+   fill, for packed sequences computed at their own length (the trainers here) and at the full
+   context (a fixed-shape trainer).
 
-Run: python bench/bench_training.py [--samples 96] [--n 1000000]
+Run: python bench/bench_training.py [--samples 96] [--n 1000000] [--fill-n 500000]
 """
 from __future__ import annotations
 
@@ -63,12 +68,49 @@ def throughput(samples: int, capacity: int, batch: int, seed: int = 0) -> dict:
     return out
 
 
+def fill_long_bins(n: int) -> None:
+    import dataclasses
+
+    from nmframe.buckets import synthetic_traces
+    from nmframe.config import compose
+    from nmframe.sft.fill import plan_fill
+    from nmframe.sft.stages import assign_stages
+    from nmframe.steps.bucketize import fill_cost
+
+    cfg = compose(["model=qwen3_30b_a3b", "buckets=paper", "trainer=megatron", "sft.fill_long_bins=true"])
+    tr = synthetic_traces(n, seed=0)
+    names = [str(s.name) for s in cfg.buckets.stages]
+    edges = [int(s.max_len) for s in cfg.buckets.stages]
+    sa = assign_stages(tr["lengths"], tr["modes"], tr["tir"], names, edges,
+                       mix_fraction=float(cfg.buckets.final_mix_fraction), seed=0)
+    base = dataclasses.replace(fill_cost(cfg), scale=7_500_000 / n)
+    print(f"\nfill long bins (sft.fill_long_bins), Qwen3-30B-A3B, paper parallelism, {n:,} synthetic traces "
+          "(Table 2 mix, final mix 0.1) scaled to 7.5M, uncalibrated constants:")
+    for label, fixed in (("packed sequences at their own length (trainers here)", False),
+                         ("packed sequences at the full context (fixed shape)", True)):
+        t0 = time.perf_counter()
+        plan = plan_fill(tr["lengths"], sa.indices, sa.mixed, dataclasses.replace(base, fixed_shape=fixed))
+        print(f"  {label}, {time.perf_counter() - t0:.1f} s:")
+        for d in plan.decisions:
+            if not d["moved"]:
+                print(f"    {d['target']:<8} {d['reason']}")
+                continue
+            src = ", ".join(f"{k} {v:,}" for k, v in d["moved_from"].items())
+            print(f"    {d['target']:<8} utilisation {d['utilisation_before']:.1%} -> {d['utilisation_after']:.1%} "
+                  f"({d['bins_before']:,} -> {d['bins_after']:,} bins), {d['moved']:,} traces fit ({src}): "
+                  f"{d['gpu_hours_without']:,.0f} -> {d['gpu_hours_with']:,.0f} GPU-h, "
+                  f"{'moved' if d['taken'] else 'not moved'}")
+        print(f"    schedule: {plan.gpu_hours_without:,.0f} GPU-h without the fill, {plan.gpu_hours_with:,.0f} with it "
+              f"({plan.moved:,} traces moved)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--samples", type=int, default=96)
     ap.add_argument("--capacity", type=int, default=2048)
     ap.add_argument("--batch", type=int, default=8, help="samples per padded batch")
     ap.add_argument("--n", type=int, default=1_000_000, help="synthetic traces for the cost model")
+    ap.add_argument("--fill-n", type=int, default=500_000, help="synthetic traces for the fill comparison")
     args = ap.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
 
@@ -97,6 +139,8 @@ def main() -> None:
     print("  " + bv["table"].replace("\n", "\n  "))
     print(f"  bucketed {bv['bucketed_gpu_hours']:,.0f} GPU-h vs single 128K stage {bv['single_gpu_hours']:,.0f} GPU-h: "
           f"{bv['speedup']:.2f}x")
+
+    fill_long_bins(args.fill_n)
 
 
 if __name__ == "__main__":

@@ -88,6 +88,7 @@ class SftConfig:
     pack_seed: int = 0                # shuffle of each epoch before packing into global batches
     checkpoint_every: int = 50        # mid-stage checkpoint interval in steps (resume after a kill)
     export_hf: bool = True            # megatron: also write checkpoint/hf/ (Hugging Face) after the final stage
+    fill_long_bins: bool = False      # move short traces into later stages' free bin space if predicted faster (nmframe.sft.fill)
 
 
 @dataclass

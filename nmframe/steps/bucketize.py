@@ -6,9 +6,18 @@ packing. Traces longer than the largest stage are dropped and counted, never tru
 final stage also replays a fraction of medium/low traces (``buckets.final_mix_fraction``; the
 exact semantics are in :mod:`nmframe.sft.stages`).
 
+With ``sft.fill_long_bins`` the step also decides, stage by stage, whether short traces move
+out of earlier stages into the free space of a later stage's bins (:mod:`nmframe.sft.fill`):
+only where the cost model predicts a shorter schedule. The cost depends on the model, every
+stage's parallel layout and per-sample padding, the global batch and the epochs, so with the
+fill on those are part of this step's key; with it off the key holds only the flag.
+
 Output: ``stage_<i>.npy`` (trace indices into the prepare_sft arrays, final stage with the mix),
 ``stages.json`` (names, max lengths, counts, tokens), ``report.json`` (counts per bucket x mode x
-TIR, dropped, the mix), ``report.txt`` (the table) and ``lengths.png`` (histogram with edges).
+TIR, dropped, the mix, the fill's decisions with both predictions), ``report.txt`` (the table)
+and ``lengths.png`` (histogram with edges). A filled stage also gets ``stage_<i>_groups.npy`` and
+``stage_<i>_group_offsets.npy`` (its bins: own traces plus the traces riding in their free space),
+which :mod:`nmframe.steps.pack` keeps together.
 """
 from __future__ import annotations
 
@@ -16,6 +25,8 @@ import numpy as np
 
 from nmframe.buckets import plot_length_histogram
 from nmframe.engine import Resources, Step, StepContext, register_step
+from nmframe.engine.step import select
+from nmframe.sft import fill
 from nmframe.sft.stages import assign_stages
 from nmframe.sft.store import SftData
 
@@ -24,13 +35,49 @@ def stage_names_and_edges(cfg) -> tuple[list[str], list[int]]:
     return [str(s.name) for s in cfg.buckets.stages], [int(s.max_len) for s in cfg.buckets.stages]
 
 
+def fill_settings(cfg) -> dict:
+    """What the fill decision depends on (the key's extra part when ``sft.fill_long_bins`` is on)."""
+    from nmframe.config.checks import check_parallel_layout
+    from nmframe.steps.pack import pack_settings
+
+    stages = {}
+    for s in cfg.buckets.stages:
+        ps = pack_settings(cfg, str(s.name))
+        stages[str(s.name)] = {**{k: ps[k] for k in ("capacity", "sample_multiple", "pad_multiple")},
+                               "layout": check_parallel_layout(cfg, str(s.name))}
+    return {"stages": stages, "model": select(cfg, "model")["model"],
+            "global_batch_size": int(cfg.trainer.global_batch_size), "epochs": float(cfg.trainer.epochs)}
+
+
+def fill_cost(cfg) -> fill.ScheduleCost:
+    """The cost model of the config's schedule (default constants; packed sequences at their own length)."""
+    from nmframe.costmodel import CostModel, Parallelism
+    from nmframe.training.cost import model_shape
+
+    fs = fill_settings(cfg)
+    specs = []
+    for name, st in fs["stages"].items():
+        lay = st["layout"]
+        specs.append(fill.StageSpec(name, st["capacity"], Parallelism(gpus=lay["world"], tp=lay["tp"], cp=lay["cp"],
+                                                                     ep=lay["ep"], etp=lay["etp"], pp=lay["pp"]),
+                                    sample_multiple=st["sample_multiple"], pad_multiple=st["pad_multiple"]))
+    return fill.ScheduleCost(CostModel(model_shape(cfg.model)), specs, global_batch=fs["global_batch_size"],
+                             epochs=fs["epochs"], seed=int(cfg.buckets.seed))
+
+
 @register_step
 class Bucketize(Step):
     name = "bucketize"
-    VERSION = "1"
+    VERSION = "2"
     description = "assign traces to the smallest length bucket (drop over-long), final-stage medium/low mix"
     inputs = ("prepare_sft",)
-    slice_paths = ("buckets.stages", "buckets.final_mix_fraction", "buckets.seed")
+    slice_paths = ("buckets.stages", "buckets.final_mix_fraction", "buckets.seed", "sft.fill_long_bins")
+
+    def config_slice(self, cfg, params):
+        out = select(cfg, *self.slice_paths)
+        if bool(cfg.sft.fill_long_bins):
+            out["fill"] = fill_settings(cfg)
+        return out
 
     def resources(self, cfg, params):
         return Resources(cpus=1, time_min=60, mem_gb=16)
@@ -43,14 +90,26 @@ class Bucketize(Step):
         names, edges = stage_names_and_edges(cfg)
         sa = assign_stages(lengths, idx["mode"], idx["tir"], names, edges,
                            mix_fraction=float(cfg.buckets.final_mix_fraction), seed=int(cfg.buckets.seed))
+        indices, plan = sa.indices, None
+        if bool(cfg.sft.fill_long_bins):
+            plan = fill.plan_fill(lengths, sa.indices, sa.mixed, fill_cost(cfg))
+            indices = plan.indices
         stages = []
-        for i, (name, edge, ix) in enumerate(zip(names, edges, sa.indices)):
+        for i, (name, edge, ix) in enumerate(zip(names, edges, indices)):
             np.save(ctx.out_dir / f"stage_{i}.npy", ix)
-            stages.append({"index": i, "name": name, "max_len": edge, "traces": int(ix.size),
-                           "tokens": int(lengths[ix].sum()) if ix.size else 0,
-                           "file": f"stage_{i}.npy"})
+            entry = {"index": i, "name": name, "max_len": edge, "traces": int(ix.size),
+                     "tokens": int(lengths[ix].sum()) if ix.size else 0, "file": f"stage_{i}.npy"}
+            if plan is not None and plan.groups[i] is not None:
+                flat, off = fill.flatten_groups(plan.groups[i])
+                np.save(ctx.out_dir / fill.GROUPS_FILE.format(i=i), flat)
+                np.save(ctx.out_dir / fill.GROUP_OFFSETS_FILE.format(i=i), off)
+                entry.update(groups=fill.GROUPS_FILE.format(i=i), group_offsets=fill.GROUP_OFFSETS_FILE.format(i=i),
+                             bins=int(off.size - 1), filled_with=int(ix.size - sa.indices[i].size))
+            stages.append(entry)
         ctx.write_json("stages.json", stages)
         report = sa.to_dict()
+        report["stages"] = [{"name": s["name"], "max_len": s["max_len"], "traces": s["traces"]} for s in stages]
+        report["fill"] = plan.to_dict() if plan is not None else {"enabled": False}
         report["dropped_examples"] = [{"problem_id": str(idx["problem_id"][i]), "length": int(lengths[i])}
                                       for i in sa.dropped[:20]]
         ctx.write_json("report.json", report)
@@ -65,5 +124,11 @@ class Bucketize(Step):
         if sa.mixed.size:
             ctx.log.info("bucketize: final stage %s replays %d medium/low traces %s", names[-1], sa.mixed.size,
                          sa.mixed_per_mode)
+        if plan is not None:
+            for d in plan.decisions:
+                ctx.log.info("bucketize: fill %s: %d traces fit the free space, %s (predicted %s -> %s GPU-h): %s",
+                             d["target"], d["moved"], "moved" if d["taken"] else "not moved",
+                             d.get("gpu_hours_without"), d.get("gpu_hours_with"), d["reason"])
         ctx.log_metrics({"dropped": int(sa.dropped.size), "final_mix": int(sa.mixed.size),
+                         "fill_moved": plan.moved if plan is not None else 0,
                          **{f"traces_{s['name']}": s["traces"] for s in stages}})

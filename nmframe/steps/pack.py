@@ -8,6 +8,11 @@ bins of the stage's ``max_len`` with :func:`nmframe.packing.pack` (semantics in
 :mod:`nmframe.sft.stages`). With context parallelism under Megatron every sample is also padded
 to ``2 * CP`` (varlen CP kernels need it), and the packer accounts for that padding.
 
+A stage that bucketize filled (``sft.fill_long_bins``, :mod:`nmframe.sft.fill`) comes with its
+bins as groups (own traces plus the short traces riding in their free space); it is scheduled
+with :func:`nmframe.sft.fill.build_group_schedule`, which keeps each group in one bin, so the
+fill is not undone by the cut into global batches.
+
 The key holds what changes the packing: the stage length, CP (from the stage's parallel layout),
 the backend (per-sample padding), global batch, epochs, the shuffle seed, and (through the
 inputs, and explicitly) the tokenizer and template.
@@ -22,6 +27,7 @@ import numpy as np
 from nmframe.config.checks import check_parallel_layout
 from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
 from nmframe.packing import default_pad_multiple, lower_bound
+from nmframe.sft.fill import GROUP_OFFSETS_FILE, GROUPS_FILE, build_group_schedule
 from nmframe.sft.stages import build_schedule
 from nmframe.sft.store import SftData
 
@@ -61,7 +67,9 @@ class Pack(Step):
         return [TaskSpec(params={"stage": str(s.name)}, inputs=dict(ins)) for s in cfg.buckets.stages]
 
     def config_slice(self, cfg, params):
-        return pack_settings(cfg, params["stage"])
+        # The fill changes which traces (and groups) a stage packs: it reaches this key through the
+        # bucketize input, and is named here too.
+        return {**pack_settings(cfg, params["stage"]), "fill_long_bins": bool(cfg.sft.fill_long_bins)}
 
     def resources(self, cfg, params):
         return Resources(cpus=1, time_min=60, mem_gb=16)
@@ -77,8 +85,17 @@ class Pack(Step):
         data = SftData(ctx.inputs["prepare_sft"])
         ids = np.load(ctx.inputs["bucketize"] / f"stage_{s['index']}.npy")
         lengths = data.lengths[ids]
-        sched = build_schedule(ids, lengths, s["capacity"], global_batch=s["global_batch_size"], epochs=s["epochs"],
-                               seed=s["seed"], sample_multiple=s["sample_multiple"])
+        groups = ctx.inputs["bucketize"] / GROUPS_FILE.format(i=s["index"])
+        if groups.exists():
+            flat = np.load(groups)
+            offsets = np.load(ctx.inputs["bucketize"] / GROUP_OFFSETS_FILE.format(i=s["index"]))
+            if not np.array_equal(np.sort(flat), ids):
+                raise ValueError(f"bucketize groups of stage {s['stage']} do not match its trace list")
+            sched = build_group_schedule(flat, offsets, data.lengths, s["capacity"], global_batch=s["global_batch_size"],
+                                         epochs=s["epochs"], seed=s["seed"], sample_multiple=s["sample_multiple"])
+        else:
+            sched = build_schedule(ids, lengths, s["capacity"], global_batch=s["global_batch_size"],
+                                   epochs=s["epochs"], seed=s["seed"], sample_multiple=s["sample_multiple"])
         sched.save(ctx.out_dir)
         all_len = data.lengths[sched.bins] if sched.bins.size else np.zeros(0, np.int64)
         real = int(all_len.sum())
@@ -87,7 +104,7 @@ class Pack(Step):
         padded = int((-(-loads // s["pad_multiple"]) * s["pad_multiple"]).sum())
         whole = lower_bound(lengths, s["capacity"], multiple=s["sample_multiple"]) if lengths.size else 0
         report = {
-            **s, "traces": int(ids.size), "steps": sched.num_steps, "bins": sched.num_bins,
+            **s, "traces": int(ids.size), "filled": groups.exists(), "steps": sched.num_steps, "bins": sched.num_bins,
             "lower_bound": sched.lower_bound,
             "bins_over_bound": round(sched.num_bins / sched.lower_bound - 1, 6) if sched.lower_bound else 0.0,
             "epoch_lower_bound": whole,

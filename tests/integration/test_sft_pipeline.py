@@ -92,3 +92,38 @@ def test_megatron_backend_runs_each_stage_under_torchrun_on_cpu(tmp_path, monkey
         if prev is not None:
             assert res["losses"][0] < prev  # starts from the previous stage's trained weights
         prev = res["losses"][-1] + 0.05
+
+
+@pytest.mark.slow
+def test_fill_long_bins_moves_short_traces_only_when_predicted_faster(tmp_path, monkeypatch):
+    assert _run(tmp_path, monkeypatch, "sft.fill_long_bins=true") == 0
+    b = _one(tmp_path, "bucketize")
+    report = json.loads((b / "report.json").read_text())
+    fill = report["fill"]
+    assert fill["enabled"] is True and [d["target"] for d in fill["decisions"]] == ["ctx2k", "ctx1k"]
+    for d in fill["decisions"]:
+        assert {"taken", "reason", "moved", "candidates"} <= set(d)
+        if d["moved"]:
+            assert d["seconds_with"] > 0 and d["seconds_without"] > 0
+            assert d["taken"] == (d["seconds_with"] < d["seconds_without"])
+            assert d["bins_after"] <= d["bins_before"] and d["utilisation_after"] > d["utilisation_before"]
+    assert json.loads((b / "manifest.json").read_text())["config_slice"]["fill"]["global_batch_size"] == 4
+    stages = json.loads((b / "stages.json").read_text())
+    ids = [set(np.load(b / s["file"]).tolist()) for s in stages]
+    mixed = report["final_mix"]["traces"]
+    assert sum(len(s) for s in ids) == 52 + mixed and len(set.union(*ids)) == 52  # 54 traces, 2 dropped
+    assert ids[0].isdisjoint(ids[1]) and len(ids[2] & (ids[0] | ids[1])) == mixed
+    assert fill["moved"] == sum(s.get("filled_with", 0) for s in stages)
+    # on the tiny student every stage has the same (single-device) layout, so the move saves the
+    # short stages' packing padding: the last stage takes all 12 ctx512 traces and 7 ctx1k ones
+    d2k, d1k = fill["decisions"]
+    assert d2k["taken"] and d2k["moved_from"] == {"ctx512": 12, "ctx1k": 7} and d2k["bins_after"] == 19
+    assert d1k["reason"] == "no candidates" and [s["traces"] for s in stages] == [0, 14, 40]
+    for i, name in enumerate(["ctx512", "ctx1k", "ctx2k"]):
+        pk = json.loads((_one(tmp_path, "pack", stage=name) / "pack.json").read_text())
+        assert pk["traces"] == stages[i]["traces"] and pk["filled"] == ("groups" in stages[i])
+        man = json.loads((_one(tmp_path, "pack", stage=name) / "manifest.json").read_text())
+        assert man["config_slice"]["fill_long_bins"] is True
+        t = _one(tmp_path, "train_stage", stage=name)
+        assert json.loads((t / "losses.json").read_text())["steps"] == min(2, pk["steps"])
+    assert json.loads((_one(tmp_path, "pack", stage="ctx2k") / "pack.json").read_text())["bins"] <= 2 * 19
