@@ -50,7 +50,7 @@ def final_segment(text: str) -> str | None:
     return text
 
 
-def _match_brace(text: str, start: int) -> int:
+def match_brace(text: str, start: int) -> int:
     """Index just past the ``}`` closing the ``{`` at ``start - 1``; -1 if unbalanced."""
     depth = 1
     i = start
@@ -78,7 +78,7 @@ def last_boxed(segment: str) -> str | None:
         m = _BOX_RE.search(segment, pos)
         if m is None:
             return found
-        end = _match_brace(segment, m.end())
+        end = match_brace(segment, m.end())
         if end < 0:
             return None  # the last box never closes: no trustworthy answer
         found = segment[m.end(): end - 1]

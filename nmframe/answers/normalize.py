@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from nmframe.answers.extract import _match_brace as _brace_end
+from nmframe.answers.extract import match_brace as _brace_end
 
 _UNICODE = {
     "\u2212": "-",  # minus sign

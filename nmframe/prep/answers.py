@@ -16,11 +16,12 @@ reference answer (validation fills it by majority), counted and logged.
 from __future__ import annotations
 
 from nmframe.answers import CORRECT, grade, normalize
+from nmframe.answers.extract import match_brace
 
 from . import prompts
-from .decision import LLM, RULE, Decision, no_decision
+from .decision import RULE, Decision, decide
 from .llm import PrepLLM
-from .parse import Unreadable, parse_final_answer
+from .parse import parse_final_answer
 
 PROMPT = "extract_answer"
 MAX_DISCUSSION_CHARS = 24_000
@@ -36,25 +37,13 @@ def boxed_all(text: str) -> list[str]:
         j = text.find("{", i)
         if j < 0:
             return out
-        depth, k = 0, j
-        while k < len(text):
-            ch = text[k]
-            if ch == "\\":
-                k += 2
-                continue
-            if ch == "{":
-                depth += 1
-            elif ch == "}":
-                depth -= 1
-                if depth == 0:
-                    break
-            k += 1
-        if depth != 0:
+        end = match_brace(text, j + 1)
+        if end < 0:
             return out
-        inner = text[j + 1:k].strip()
+        inner = text[j + 1:end - 1].strip()
         if inner:
             out.append(inner)
-        pos = k + 1
+        pos = end
 
 
 def _agreeing(boxes: list[str]) -> str | None:
@@ -96,31 +85,6 @@ def answer_prompt(row: dict) -> str:
 
 
 def decide_answers(rows: list[dict], llm: PrepLLM | None, replies: dict | None = None) -> list[Decision]:
-    out: list[Decision | None] = [answer_rule(r) for r in rows]
-    todo = [i for i, d in enumerate(out) if d is None]
-    if todo and llm is None:
-        for i in todo:
-            out[i] = no_decision("needs the LLM, and prep.backend=none")
-        _count(replies, "not asked (backend none)", len(todo))
-        return out  # type: ignore[return-value]
-    if todo:
-        for i, rep in zip(todo, llm.ask([answer_prompt(rows[i]) for i in todo])):
-            if rep.text is None:
-                out[i] = no_decision(rep.error or "no reply")
-                _count(replies, "error", 1)
-                continue
-            try:
-                ans = parse_final_answer(rep.text)
-            except Unreadable as exc:
-                out[i] = no_decision(f"unreadable reply ({exc})", reply=rep.text[:300])
-                _count(replies, "unreadable", 1)
-                continue
-            _count(replies, "ok", 1)
-            out[i] = Decision(LLM, "llm read the answer from the discussion" if ans is not None
-                              else "llm: the discussion establishes no answer", ans)
-    return out  # type: ignore[return-value]
-
-
-def _count(c: dict | None, key: str, n: int) -> None:
-    if c is not None:
-        c[key] = c.get(key, 0) + n
+    return decide(rows, answer_rule, answer_prompt, parse_final_answer,
+                  lambda ans: "llm read the answer from the discussion" if ans is not None
+                  else "llm: the discussion establishes no answer", llm, replies)

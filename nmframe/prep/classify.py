@@ -27,7 +27,7 @@ from nmframe.filters.classify import (
 )
 
 from . import prompts
-from .decision import LLM, RULE, Decision, no_decision
+from .decision import LLM, RULE, Decision, count, no_decision
 from .llm import PrepLLM
 from .parse import Unreadable, parse_yes_no
 
@@ -59,7 +59,7 @@ def decide_categories(texts: list[str], llm: PrepLLM | None, categories: Sequenc
     if todo and llm is None:
         for i in todo:
             out[i] = no_decision("needs the LLM, and prep.backend=none")
-        _count(replies, "not asked (backend none)", len(todo))
+        count(replies, "not asked (backend none)", len(todo))
         return out  # type: ignore[return-value]
     unread: dict[int, list[str]] = {i: [] for i in todo}
     for cat in CATEGORIES:
@@ -73,11 +73,11 @@ def decide_categories(texts: list[str], llm: PrepLLM | None, categories: Sequenc
                     raise Unreadable(rep.error or "no reply")
                 yes = parse_yes_no(rep.text)
             except Unreadable as exc:
-                _count(replies, f"{cat}: unreadable", 1)
+                count(replies, f"{cat}: unreadable", 1)
                 unread[i].append(f"{cat}: {exc}")
                 still.append(i)
                 continue
-            _count(replies, f"{cat}: {'yes' if yes else 'no'}", 1)
+            count(replies, f"{cat}: {'yes' if yes else 'no'}", 1)
             if yes:
                 out[i] = Decision(LLM, f"llm: {cat}", cat)
             else:
@@ -87,8 +87,3 @@ def decide_categories(texts: list[str], llm: PrepLLM | None, categories: Sequenc
         out[i] = (no_decision("unreadable reply for " + "; ".join(unread[i])) if unread[i]
                   else Decision(LLM, "llm: no category", OK))
     return out  # type: ignore[return-value]
-
-
-def _count(c: dict | None, key: str, n: int) -> None:
-    if c is not None:
-        c[key] = c.get(key, 0) + n

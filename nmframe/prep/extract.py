@@ -18,9 +18,9 @@ from nmframe.problems.canonical import CANONICAL_FIELDS, normalise_text, problem
 from nmframe.sources.thread import RawThread
 
 from . import prompts
-from .decision import LLM, RULE, Decision, no_decision
+from .decision import RULE, Decision, decide
 from .llm import PrepLLM
-from .parse import Unreadable, parse_problems
+from .parse import parse_problems
 
 PROMPT = "extract_problems"
 _CHATTER = re.compile(
@@ -64,35 +64,9 @@ def extraction_prompt(thread: RawThread) -> str:
 def decide_problems(threads: list[RawThread], llm: PrepLLM | None, *, max_sentences: int = 2,
                     max_chars: int = 600, replies: dict | None = None) -> list[Decision]:
     """One decision per thread; uncertain threads go to ``llm`` in one batch."""
-    out: list[Decision | None] = [problem_rule(t, max_sentences, max_chars) for t in threads]
-    todo = [i for i, d in enumerate(out) if d is None]
-    if todo and llm is None:
-        for i in todo:
-            out[i] = no_decision("needs the LLM, and prep.backend=none")
-        _count(replies, "not asked (backend none)", len(todo))
-        return out  # type: ignore[return-value]
-    if todo:
-        got = llm.ask([extraction_prompt(threads[i]) for i in todo])
-        for i, rep in zip(todo, got):
-            if rep.text is None:
-                out[i] = no_decision(rep.error or "no reply")
-                _count(replies, "error", 1)
-                continue
-            try:
-                probs = parse_problems(rep.text)
-            except Unreadable as exc:
-                out[i] = no_decision(f"unreadable reply ({exc})", reply=rep.text[:300])
-                _count(replies, "unreadable", 1)
-                continue
-            _count(replies, "ok", 1)
-            out[i] = Decision(LLM, f"llm extracted {len(probs)} problem(s)" if probs else "llm: no problem in the post",
-                              probs)
-    return out  # type: ignore[return-value]
-
-
-def _count(c: dict | None, key: str, n: int) -> None:
-    if c is not None:
-        c[key] = c.get(key, 0) + n
+    return decide(threads, lambda t: problem_rule(t, max_sentences, max_chars), extraction_prompt, parse_problems,
+                  lambda probs: f"llm extracted {len(probs)} problem(s)" if probs else "llm: no problem in the post",
+                  llm, replies)
 
 
 def problem_rows(thread: RawThread, decision: Decision) -> list[dict]:

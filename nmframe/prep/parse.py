@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+from nmframe.answers.extract import match_brace
 from nmframe.filters.llm import parse_judgement
 
 _OPEN = re.compile(r"<\s*problem\s*>", re.IGNORECASE)
@@ -65,23 +66,13 @@ def _box_content(s: str) -> str:
     j = s.find("{", i)
     if i < 0 or j < 0 or s[i + len("\\boxed"):j].strip():
         raise Unreadable("no \\boxed{...} after 'Final answer:'")
-    depth, k = 0, j
-    while k < len(s):
-        ch = s[k]
-        if ch == "\\":
-            k += 2
-            continue
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                inner = s[j + 1:k].strip()
-                if not inner:
-                    raise Unreadable("empty \\boxed{}")
-                return inner
-        k += 1
-    raise Unreadable("unbalanced braces in \\boxed{")
+    end = match_brace(s, j + 1)
+    if end < 0:
+        raise Unreadable("unbalanced braces in \\boxed{")
+    inner = s[j + 1:end - 1].strip()
+    if not inner:
+        raise Unreadable("empty \\boxed{}")
+    return inner
 
 
 def parse_final_answer(reply: str | None) -> str | None:
