@@ -40,7 +40,7 @@ class AnswersConfig:
     workers: Optional[int] = None     # grading processes (default: all cores)
     samples_step: str = "generate"    # the step whose samples.jsonl feed validation and the filters
     validate_mode: str = "high"       # reasoning effort of the samples that validate answers (paper: high)
-    judge: Optional[str] = None       # LLM judge of agreement, "module:factory" (factory(cfg) -> callable(prompt) -> reply); None: math-verify only
+    judge: Optional[str] = None       # LLM judge of agreement: "teacher" (the run's teacher backend) or "module:factory" (factory(cfg) -> callable(prompt) -> reply); None: math-verify only
     judge_max_answers: int = 4        # distinct unconfirmed answers per problem shown to the judge
 
 
@@ -52,12 +52,12 @@ class FiltersConfig:
     trivial_source: str = "auto"      # samples | metadata (released rows' reason_low_*_tool) | auto (samples if generated)
     keep_ungraded: bool = False       # correctness filter: keep traces the grader could not decide
     classify_method: str = "heuristic"  # heuristic | llm
-    classifier: Optional[str] = None  # LLM classifier "module:factory" (needed by classify_method=llm)
+    classifier: Optional[str] = None  # LLM classifier: "teacher" or "module:factory" (needed by classify_method=llm)
     classify_remove: List[str] = field(default_factory=lambda: ["invalid", "multiple_choice", "proof", "yes_no"])
     decontam_benchmarks: List[str] = field(default_factory=lambda: ["pkg://benchmarks/comp-math-24-25.jsonl"])
     decontam_ngram: int = 13          # word n-gram size
     decontam_min_shared: int = 1      # shared n-grams that make a candidate
-    decontam_llm: Optional[str] = None  # LLM confirmation "module:factory"; None: n-gram overlap decides
+    decontam_llm: Optional[str] = None  # LLM confirmation: "teacher" or "module:factory"; None: n-gram overlap decides
 
 
 @dataclass

@@ -2,8 +2,9 @@
 
 Answer validation, problem classification and decontamination can each ask an LLM a yes/no
 question. The backend is any callable ``backend(prompt: str) -> str`` (reply text); a config
-names it as ``"module:factory"`` where ``factory(cfg)`` returns such a callable, so the teacher
-server, a local model or a test double plug in the same way.
+names it as ``"teacher"`` (the run's teacher through the generation backends) or as
+``"module:factory"`` where ``factory(cfg)`` returns such a callable, so the teacher server, a
+local model or a test double plug in the same way.
 
 Every prompt ends by asking for one line ``Judgement: yes`` or ``Judgement: no``. A reply is
 read by :func:`parse_judgement`: True / False, or None ("no judgement") when the reply has no
@@ -69,9 +70,12 @@ def ask(backend: Backend, prompt: str) -> tuple[bool | None, str]:
 
 
 def load_backend(spec: str | None, cfg: Any = None) -> Backend | None:
-    """The backend named ``"module:factory"`` (``factory(cfg)`` returns the callable); None -> None."""
+    """The backend named ``"module:factory"`` (``factory(cfg)`` returns the callable), or
+    ``"teacher"``: the run's teacher through the generation backends; None -> None."""
     if not spec:
         return None
+    if spec == "teacher":
+        return teacher_backend(cfg)
     module, sep, attr = spec.partition(":")
     if not sep or not module or not attr:
         raise ValueError(f"an LLM backend is named 'module:factory', got {spec!r}")
@@ -83,3 +87,38 @@ def load_backend(spec: str | None, cfg: Any = None) -> Backend | None:
     if not callable(backend):
         raise TypeError(f"LLM backend factory {spec!r} returned {type(backend).__name__}, not a callable")
     return backend
+
+
+def teacher_backend(cfg: Any) -> Backend:
+    """The configured teacher (``teacher.backend``: vllm, an OpenAI-compatible server, or hf) as
+    ``prompt -> reply text``, asked the way the preparation steps ask it (``prep.reasoning_effort``,
+    ``prep.max_tokens``, ``prep.temperature``; gpt-oss replies are read from the final channel).
+    The engine stays open for the life of the process. A failed call raises: "no judgement"."""
+    import atexit
+
+    from nmframe.generation.factory import open_backend
+    from nmframe.prep.llm import _teacher_llm
+
+    opened = open_backend(cfg, None)
+    complete = _teacher_llm(cfg, opened.__enter__())
+    atexit.register(opened.__exit__, None, None, None)
+
+    def ask(prompt: str) -> str:
+        reply = complete([prompt])[0]
+        if reply.text is None:
+            raise RuntimeError(reply.error or "no reply")
+        return reply.text
+
+    return ask
+
+
+def llm_slice(spec: str | None, cfg: Any) -> dict | None:
+    """What decides an LLM backend's replies, for cache keys: for ``teacher``, the teacher model and
+    how it is asked; for a factory, its name."""
+    if not spec:
+        return None
+    if spec == "teacher":
+        return {"teacher": str(cfg.teacher.model), "backend": str(cfg.teacher.backend),
+                "reasoning_effort": str(cfg.prep.reasoning_effort), "max_tokens": int(cfg.prep.max_tokens),
+                "temperature": float(cfg.prep.temperature)}
+    return {"factory": spec}

@@ -12,7 +12,7 @@ import collections
 from nmframe.datafiles import write_jsonl
 from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
 from nmframe.filters.classify import CATEGORIES, classify_heuristic, classify_llm
-from nmframe.filters.llm import load_backend
+from nmframe.filters.llm import llm_slice, load_backend
 from nmframe.filters.report import Tally
 from nmframe.filters.stepio import SOURCE_STEPS, problems_upstream, read_problems, report
 from nmframe.progress import track
@@ -35,7 +35,7 @@ class Classify(Step):
     def config_slice(self, cfg, params):
         out = super().config_slice(cfg, params)
         if cfg.filters.classify_method == "llm":
-            out["filters.classifier"] = cfg.filters.classifier
+            out["filters.classifier"] = llm_slice(cfg.filters.classifier, cfg)
         return out
 
     def resources(self, cfg, params):

@@ -15,7 +15,7 @@ from dataclasses import asdict
 from nmframe.datafiles import fingerprint, resolve, write_jsonl
 from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
 from nmframe.filters.decontam import NgramIndex, decide, load_benchmarks
-from nmframe.filters.llm import load_backend
+from nmframe.filters.llm import llm_slice, load_backend
 from nmframe.filters.report import Tally
 from nmframe.filters.stepio import SOURCE_STEPS, problems_upstream, read_problems, report
 from nmframe.progress import track
@@ -40,6 +40,8 @@ class Decontaminate(Step):
         out = super().config_slice(cfg, params)
         out["benchmarks"] = [[fingerprint(p) for p in resolve(str(b))] or f"MISSING: {b}"
                              for b in cfg.filters.decontam_benchmarks]
+        if cfg.filters.decontam_llm:
+            out["filters.decontam_llm"] = llm_slice(cfg.filters.decontam_llm, cfg)
         return out
 
     def resources(self, cfg, params):

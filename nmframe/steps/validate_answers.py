@@ -19,7 +19,7 @@ import collections
 
 from nmframe.datafiles import write_jsonl
 from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
-from nmframe.filters.llm import load_backend
+from nmframe.filters.llm import llm_slice, load_backend
 from nmframe.filters.report import Tally
 from nmframe.filters.samples import answers_by_problem, sample_dirs
 from nmframe.filters.stepio import SAMPLES_PREFIX, SOURCE_STEPS, problems_upstream, read_problems, report, samples_upstream
@@ -45,6 +45,7 @@ class ValidateAnswers(Step):
         out = super().config_slice(cfg, params)
         if cfg.answers.judge:
             out["answers.judge_max_answers"] = cfg.answers.judge_max_answers
+            out["answers.judge"] = llm_slice(cfg.answers.judge, cfg)
         return out
 
     def resources(self, cfg, params):
