@@ -145,18 +145,32 @@ def gpu_hours(cfg, task) -> tuple[float, bool]:
     return task.resources.gpu_hours(), False
 
 
-def cmd_plan(args) -> int:
+class PlanningError(RuntimeError):
+    """The configs composed, but the DAG could not be built (a step's inputs, its config slice)."""
+
+
+def _make_plan(args):
     from nmframe.engine.orchestrate import make_plan
 
-    plan = make_plan(_points(args))
+    points = _points(args)
+    try:
+        return make_plan(points)
+    except (OverrideError, ConfigError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - report any planning failure as one line, no traceback
+        raise PlanningError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def cmd_plan(args) -> int:
+    plan = _make_plan(args)
     print_plan(plan, show_cfg=args.cfg)
     return 0
 
 
 def cmd_run(args) -> int:
-    from nmframe.engine.orchestrate import execute_plan, make_plan
+    from nmframe.engine.orchestrate import execute_plan
 
-    plan = make_plan(_points(args))
+    plan = _make_plan(args)
     if not args.quiet:
         print_plan(plan)
     if not plan.to_run():
@@ -254,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     except (OverrideError, ConfigError) as exc:
         err_console.print(f"[red]invalid config:[/red] {exc}", markup=True, highlight=False)
         err_console.print("see `nmframe --help` for the groups and their choices")
+        return 2
+    except PlanningError as exc:
+        err_console.print(f"[red]cannot plan:[/red] {exc}", markup=True, highlight=False)
         return 2
     except KeyboardInterrupt:
         err_console.print("interrupted")

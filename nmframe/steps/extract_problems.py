@@ -33,7 +33,9 @@ class ExtractError(RuntimeError):
     pass
 
 
-def raw_files(cfg) -> list[tuple[dict, list[Path]]]:
+def raw_files(cfg, missing_ok: bool = False) -> list[tuple[dict, list[Path]]]:
+    """Each source file spec with the files it names; a spec naming nothing is an error, or with
+    ``missing_ok`` (planning, before the data exists) an empty list."""
     out = []
     for spec in cfg.source.files:
         path = str(spec.path)
@@ -44,7 +46,7 @@ def raw_files(cfg) -> list[tuple[dict, list[Path]]]:
         folder = Path(os.path.expanduser(path))
         if folder.is_dir():
             found = sorted(set(found) | set(folder.rglob("Posts.xml")))
-        if not found:
+        if not found and not missing_ok:
             raise ExtractError(f"source file not found: {path} (source={cfg.source.name}); "
                                "point source.files[].path or paths.data at the raw dumps")
         out.append((spec, found))
@@ -72,7 +74,8 @@ class ExtractProblems(Step):
         out = super().config_slice(cfg, params)
         for f in out["source"]["files"]:
             f.pop("path", None)
-        out["files"] = [[[p.name, fingerprint(p)] for p in paths] for _, paths in raw_files(cfg)]
+        out["files"] = [[[p.name, fingerprint(p)] for p in paths] or f"MISSING: {spec.path}"
+                        for spec, paths in raw_files(cfg, missing_ok=True)]
         out["llm"] = llm_slice(cfg)
         out["prompts"] = prompts.fingerprint(PROMPT)
         return out

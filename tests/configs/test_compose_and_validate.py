@@ -124,3 +124,15 @@ def test_outputs_path_is_made_absolute(tmp_path, monkeypatch):
     assert cfg.paths.outputs == str(tmp_path / "out")
     assert cfg.paths.artifacts == str(tmp_path / "out" / "artifacts")
     assert Path(cfg.paths.runs).is_absolute()
+
+
+def test_pipeline_missing_an_input_step_cannot_be_planned(capsys):
+    assert main(["plan", "pipeline.steps=[generate]"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot plan" in err and "needs one of" in err and "ingest" in err
+
+
+def test_raw_source_plans_without_its_data(capsys):
+    steps = "pipeline.steps=[extract_problems,extract_answers,prep_classify,prep_decontaminate,generate]"
+    assert main(["plan", "source=stackexchange_raw", "paths.data=/nonexistent", steps]) == 0
+    assert "5 to run" in capsys.readouterr().out
