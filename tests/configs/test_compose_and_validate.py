@@ -135,4 +135,4 @@ def test_pipeline_missing_an_input_step_cannot_be_planned(capsys):
 def test_raw_source_plans_without_its_data(capsys):
     steps = "pipeline.steps=[extract_problems,extract_answers,prep_classify,prep_decontaminate,generate]"
     assert main(["plan", "source=stackexchange_raw", "paths.data=/nonexistent", steps]) == 0
-    assert "5 to run" in capsys.readouterr().out
+    assert "8 to run" in capsys.readouterr().out  # 4 preparation steps + generate: high x (tir, no tir) x 2 samples
