@@ -12,7 +12,6 @@ Run: python bench/bench_generation.py [--samples 128] [--batch 64] [--long-chars
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 

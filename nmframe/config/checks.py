@@ -30,7 +30,7 @@ def parallel_spec(cfg: DictConfig, stage_name: str):
         return stages[stage_name]
     if cfg.parallelism.default is not None:
         return cfg.parallelism.default
-    raise ConfigError(f"parallelism.stages", stage_name,
+    raise ConfigError("parallelism.stages", stage_name,
                       f"no layout for bucket stage {stage_name!r} in parallelism={cfg.parallelism.name}",
                       allowed=", ".join(stages) or "none")
 

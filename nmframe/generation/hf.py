@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Optional
 
@@ -181,10 +182,8 @@ def _sample(logits, temperature: float, top_p: float, gen) -> int:
     return int(torch.multinomial(probs, 1, generator=gen))
 
 
-def save_builtin_teacher(model: str, path) -> "Path":
+def save_builtin_teacher(model: str, path) -> Path:
     """Write a `builtin:` teacher as a transformers model directory (for vLLM on a GPU node)."""
-    from pathlib import Path
-
     tok, mdl = load_hf_teacher(model)
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Callable, Hashable, Iterator, Optional
+from typing import Callable, Hashable, Iterator
 
 log = logging.getLogger(__name__)
 

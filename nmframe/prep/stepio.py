@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import collections
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 from nmframe.filters.stepio import problems_upstream as upstream  # noqa: F401 - re-exported for the prep steps

@@ -60,7 +60,7 @@ def result_rows(data: ReportData) -> list[dict]:
                 "config_label": config_label(e.mode, e.tir), "subset": s, "subset_label": SUBSET_NAMES.get(s, s),
                 "problems": m.get("problems"), "samples": m.get("samples"), "k": k,
                 "pass@1": p1, "pass@1_se": pct(m.get("pass@1_se")), "pass@1_ci_lo": pct(ci[0]),
-                "pass@1_ci_hi": pct(ci[1]), f"maj@k": mj, "pass@k": pct(m.get(f"pass@{k}")) if k > 1 else None,
+                "pass@1_ci_hi": pct(ci[1]), "maj@k": mj, "pass@k": pct(m.get(f"pass@{k}")) if k > 1 else None,
                 "no_answer": pct(m.get("no_answer_rate")), "ungraded": pct(m.get("ungraded_rate")),
                 "ungraded_samples": m.get("ungraded_samples"), "mean_tokens": m.get("mean_tokens"),
                 "paper_pass@1": ref_p, "paper_maj@k": ref_m,

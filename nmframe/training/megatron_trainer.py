@@ -36,7 +36,6 @@ import time
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig

@@ -1,7 +1,6 @@
 """Every experiment file composes, validates and plans without the paper's data; sweeps that
 differ downstream share upstream tasks; dry runs print sbatch scripts."""
 import re
-from pathlib import Path
 
 import pytest
 

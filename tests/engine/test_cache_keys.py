@@ -1,5 +1,4 @@
 """Cache keys: what changes them and what must not."""
-import pytest
 
 from nmframe.config import compose
 from nmframe.engine.dag import build_dag

@@ -3,7 +3,6 @@ import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 from nmframe.cli import main
 from nmframe.datafiles import read_jsonl

@@ -8,11 +8,10 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
-from nmframe.generation import ShardError, ShardWriter, open_shard
+from nmframe.generation import ShardError, ShardWriter
 from nmframe.generation.runner import record_key_of, sampling_seed, shard_of, summarize
 
 
