@@ -33,7 +33,7 @@ def select(cfg: DictConfig, *paths: str) -> dict:
     out = {}
     for p in paths:
         node = OmegaConf.select(cfg, p, throw_on_missing=True)
-        out[p] = OmegaConf.to_container(node, resolve=True) if isinstance(node, (DictConfig,)) or OmegaConf.is_config(node) else node
+        out[p] = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
     return out
 
 
