@@ -126,6 +126,27 @@ def print_plan(plan, show_cfg: bool = False) -> None:
     console.print(f"{len(plan.entries)} tasks: {n_run} to run, {sum(e.cached for e in plan.entries)} cached; "
                   f"GPU-hours to run: {total_gpu_h:,.1f}{how if total_gpu_h else ''}; "
                   f"launcher: {plan.cfg.launcher.kind}; artifacts: {plan.cfg.paths.artifacts}")
+    for _, cfg in plan.points:
+        line = schedule_comparison(cfg)
+        if line:
+            console.print(line)
+
+
+def schedule_comparison(cfg) -> str:
+    """For GPU training: the bucketed schedule's GPU-hours against one stage at the largest length."""
+    if "train_stage" not in cfg.pipeline.steps or int(cfg.trainer.gpus_per_node) == 0 or len(cfg.buckets.stages) < 2:
+        return ""
+    from nmframe.training.cost import bucketed_vs_single
+
+    try:
+        c = bucketed_vs_single(cfg)
+    except Exception as exc:  # noqa: BLE001 - an estimate must never break planning
+        logging.getLogger(__name__).warning("no schedule estimate: %s", exc)
+        return ""
+    last = cfg.buckets.stages[-1]
+    return (f"training schedule ({cfg.model.name}, {c['source']}, uncalibrated cost model): bucketed "
+            f"{c['bucketed_gpu_hours']:,.0f} GPU-h vs everything at {last.name} {c['single_gpu_hours']:,.0f} GPU-h "
+            f"({c['speedup']:.2f}x)")
 
 
 def gpu_hours(cfg, task) -> tuple[float, bool]:

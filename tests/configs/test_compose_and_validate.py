@@ -136,3 +136,14 @@ def test_raw_source_plans_without_its_data(capsys):
     steps = "pipeline.steps=[extract_problems,extract_answers,prep_classify,prep_decontaminate,generate]"
     assert main(["plan", "source=stackexchange_raw", "paths.data=/nonexistent", steps]) == 0
     assert "8 to run" in capsys.readouterr().out  # 4 preparation steps + generate: high x (tir, no tir) x 2 samples
+
+
+def test_plan_compares_bucketed_schedule_with_one_long_stage(capsys):
+    steps = "pipeline.steps=[ingest,generate,prepare_sft,bucketize,pack,train_stage]"
+    assert main(["plan", *PAPER_30B, steps, "sft.input_step=generate"]) == 0
+    line = [l for l in capsys.readouterr().out.splitlines() if l.startswith("training schedule")]
+    assert len(line) == 1 and "bucketed" in line[0] and "everything at ctx128k" in line[0]
+    speedup = float(line[0].rsplit("(", 1)[1].rstrip("x)"))
+    assert speedup > 1.0  # shorter stages on smaller layouts never cost more in the model
+    assert main(["plan", "experiment=quickstart"]) == 0  # CPU training: no GPU-hour comparison
+    assert "training schedule" not in capsys.readouterr().out
