@@ -98,6 +98,10 @@ class EvaluateConfig:
     model: str = "student"            # student (the last train_stage checkpoint) | a model path or hub id (a base model)
     configs: List[str] = field(default_factory=lambda: ["high/tir", "high/notir", "medium/tir", "medium/notir",
                                                         "low/tir", "low/notir"])  # "<effort>/<tir|notir>"
+    # prompt format: auto (sft.template for the student, chat for a base model) | harmony (the teacher's format,
+    # reasoning effort in the system message, Python tool loop) | chat (the model's own chat template, thinking on;
+    # no effort modes and no tool: evaluate.configs must then be [high/notir], see nmframe.evaluation.chat_sampling)
+    prompt_format: str = "auto"
     samples: Optional[int] = None     # samples per problem (None: the benchmark's own, 16 / HLE 4)
     max_problems: Optional[int] = None  # smoke runs: the first N problems of each subset
     shards: int = 1                   # problems split into this many tasks per (benchmark, config)

@@ -5,7 +5,13 @@ GPU time at the paper's 120K-token budget); adding a config or a benchmark reuse
 already computed. The key holds what changes the result: the model (the last train_stage task's
 key for ``evaluate.model=student``, else the model id), the benchmark's VERSION and file
 contents, the sampling settings, samples per problem, the problem cap, the TIR limits (TIR
-tasks) and the grader (math-verify timeout or the judge).
+tasks), the grader (math-verify timeout or the judge) and the resolved prompt format.
+
+Prompt format (``evaluate.prompt_format``, resolved by nmframe.evaluation.configs): ``harmony``
+runs the teacher's tool loop (nmframe.evaluation.sampling); ``chat`` renders the problem with the
+model's own chat template, one completion per sample, only config high/notir
+(nmframe.evaluation.chat_sampling). ``auto`` follows ``sft.template`` for the student and is
+``chat`` for a base model.
 
 Resume: samples are appended to ``<paths.outputs>/scratch/evaluate/<key>/samples.partial.jsonl``
 (the resumable shards of nmframe.generation); a restarted task generates only what is missing.
@@ -54,9 +60,16 @@ class Evaluate(Step):
 
     def tasks(self, cfg, dag):
         from nmframe.benchmarks import get_benchmark
+        from nmframe.config.checks import ConfigError
         from nmframe.evaluation import parse_configs
+        from nmframe.evaluation.configs import (PromptFormatError, check_prompt_format, how_resolved,
+                                               resolve_prompt_format)
 
         configs = parse_configs(cfg.evaluate.configs)
+        try:
+            check_prompt_format(configs, resolve_prompt_format(cfg), how_resolved(cfg))
+        except PromptFormatError as exc:
+            raise ConfigError(exc.key, exc.value, exc.why) from exc
         inputs = {}
         if str(cfg.evaluate.model) == "student":
             if "train_stage" not in dag.by_step:
@@ -75,6 +88,7 @@ class Evaluate(Step):
 
     def config_slice(self, cfg, params):
         from nmframe.benchmarks import get_benchmark
+        from nmframe.evaluation.configs import resolve_prompt_format
         from nmframe.evaluation.model import backend_kind
 
         bench = get_benchmark(params["benchmark"])
@@ -83,6 +97,7 @@ class Evaluate(Step):
         out["samples"] = samples_per_problem(cfg, bench)
         out["benchmark_version"] = bench.VERSION
         out["backend"] = backend_kind(cfg)
+        out["prompt_format"] = resolve_prompt_format(cfg)
         files = bench.files(cfg)
         out["benchmark_files"] = ([[p.name, fingerprint(p)] for p in files] if files
                                   else f"MISSING: {bench.path(cfg)}")
@@ -106,13 +121,14 @@ class Evaluate(Step):
 
     def run(self, ctx: StepContext) -> None:
         from nmframe.benchmarks import get_benchmark
-        from nmframe.generation.runner import open_shard, shard_of
-        from nmframe.generation.shards import read_records
-        from nmframe.generation.tir import LoopSettings
+        from nmframe.evaluation.configs import resolve_prompt_format
         from nmframe.evaluation.model import open_model_backend, resolve_model
         from nmframe.evaluation.sampling import sample_problems
         from nmframe.evaluation.scoring import score
         from nmframe.filters.llm import load_backend
+        from nmframe.generation.runner import open_shard, shard_of
+        from nmframe.generation.shards import read_records
+        from nmframe.generation.tir import LoopSettings
 
         cfg, p, ev = ctx.cfg, ctx.params, ctx.cfg.evaluate
         bench = get_benchmark(p["benchmark"])
@@ -130,9 +146,10 @@ class Evaluate(Step):
         scratch = scratch_dir(cfg, ctx.task.key)
         scratch.mkdir(parents=True, exist_ok=True)
         model = resolve_model(cfg, ctx.inputs.get("model"), scratch)
+        fmt = resolve_prompt_format(cfg)
         writer = open_shard(scratch, fsync=bool(cfg.generate.fsync))
-        ctx.log.info("evaluate %s on %s: %d problems x %d samples (%s), model %s", bench.name, ctx.task.id,
-                     len(mine), n, "tir" if p["tir"] else "no tir", model.path)
+        ctx.log.info("evaluate %s on %s: %d problems x %d samples (%s, %s format), model %s", bench.name,
+                     ctx.task.id, len(mine), n, "tir" if p["tir"] else "no tir", fmt, model.path)
         stats = {"resumed": writer.resumed}
         try:
             if not writer.done:
@@ -141,7 +158,15 @@ class Evaluate(Step):
                     max_calls=int(cfg.tir.max_calls), output_chars=int(cfg.tir.output_chars),
                     call_timeout_s=float(cfg.tir.call_timeout_s), tool_workers=int(cfg.generate.tool_workers),
                     count_teacher_tokens=False)
+
+                def progress(done, total):
+                    ctx.log.info("evaluate %s: %d/%d samples", ctx.task.id, done, total)
+
                 with contextlib.ExitStack() as stack:
+                    if fmt == "chat":
+                        from nmframe.evaluation.chat_sampling import load_model_tokenizer, sample_problems_chat
+
+                        tokenizer = load_model_tokenizer(model.path)
                     backend = stack.enter_context(open_model_backend(cfg, model, log_dir=scratch))
                     sandbox = None
                     if p["tir"] and mine:
@@ -150,10 +175,15 @@ class Evaluate(Step):
                         sandbox = stack.enter_context(Sandbox(
                             max_sessions=cfg.generate.sandbox_sessions, memory_mb=cfg.generate.sandbox_memory_mb,
                             output_chars=int(cfg.tir.output_chars), default_timeout=float(cfg.tir.call_timeout_s)))
-                    stats.update(sample_problems(
-                        mine, mode=p["mode"], tir=p["tir"], n=n, backend=backend, settings=settings, writer=writer,
-                        batch_size=int(ev.batch_size), seed_base=int(ev.seed), sandbox=sandbox,
-                        progress=lambda d, t: ctx.log.info("evaluate %s: %d/%d samples", ctx.task.id, d, t)))
+                    if fmt == "chat":
+                        stats.update(sample_problems_chat(
+                            mine, mode=p["mode"], n=n, backend=backend, settings=settings, tokenizer=tokenizer,
+                            writer=writer, batch_size=int(ev.batch_size), seed_base=int(ev.seed), progress=progress))
+                    else:
+                        stats.update(sample_problems(
+                            mine, mode=p["mode"], tir=p["tir"], n=n, backend=backend, settings=settings,
+                            writer=writer, batch_size=int(ev.batch_size), seed_base=int(ev.seed), sandbox=sandbox,
+                            progress=progress))
         finally:
             writer.close()
         _link_or_copy(writer.final, ctx.out_dir / "samples.jsonl")
@@ -173,6 +203,7 @@ class Evaluate(Step):
             "mode": p["mode"], "tir": p["tir"], "shard": p["shard"], "shards": int(ev.shards),
             "samples_per_problem": n, "ks": list(ks), "problems": len(mine),
             "model": {"kind": model.kind, "path": model.path, "tiny": model.tiny, "label": model.label},
+            "prompt_format": fmt,
             "sampling": {"temperature": float(ev.temperature), "top_p": float(ev.top_p),
                          "max_tokens": int(ev.max_tokens)},
             "load": load_report.to_dict(), "generation": stats, **metrics})
