@@ -94,7 +94,8 @@ def test_evaluate_fans_out_per_benchmark_and_config_and_keys_on_the_model(tmp_pa
     assert tasks[0].config_slice["samples"] == 16 and tasks[2].config_slice["samples"] == 4
     assert tasks[2].config_slice["benchmark_files"] == "MISSING: None"
     assert "tir.max_calls" in tasks[0].config_slice and "tir.max_calls" not in tasks[1].config_slice
-    other = build_dag(compose(over[:-1] + ["evaluate.benchmarks=[comp-math-24-25]", "evaluate.model=/m/x"])).tasks
+    other = build_dag(compose(over[:-1] + ["evaluate.benchmarks=[comp-math-24-25]", "evaluate.model=/m/x",
+                                          "evaluate.prompt_format=harmony"])).tasks
     assert other[0].key != tasks[0].key
     same = build_dag(compose(over + ["evaluate.batch_size=3", "evaluate.cpus=2"])).tasks
     assert [t.key for t in same] == [t.key for t in tasks]  # speed knobs are not part of the key
