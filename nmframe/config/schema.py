@@ -265,6 +265,7 @@ class PathsConfig:
     artifacts: str = "${paths.outputs}/artifacts"
     runs: str = "${paths.outputs}/runs"
     data: str = "data"
+    keep_scratch: bool = False  # keep a task's scratch (partial work) after its artifact is committed
 
 
 @dataclass

@@ -37,6 +37,13 @@ def select(cfg: DictConfig, *paths: str) -> dict:
     return out
 
 
+def scratch_dir(cfg: DictConfig, step: str, key: str) -> Path:
+    """A task's stable working directory for resumable partial work (generation shards, mid-stage
+    checkpoints): unlike `out_dir`, it survives a killed attempt. The engine removes it once the
+    task's artifact is committed, unless `paths.keep_scratch` is set."""
+    return Path(cfg.paths.outputs) / "scratch" / step / key
+
+
 @dataclass
 class StepContext:
     """Everything `Step.run` gets: the config, its task, where inputs are and where to write."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import socket
 import sys
 import time
@@ -21,7 +22,7 @@ from nmframe.engine.artifacts import ArtifactStore
 from nmframe.engine.provenance import git_state, host_info, package_versions
 from nmframe.engine.registry import get_step
 from nmframe.engine.runs import RunDir
-from nmframe.engine.step import StepContext
+from nmframe.engine.step import StepContext, scratch_dir
 from nmframe.engine.task import Task, compute_key
 
 log = logging.getLogger("nmframe.worker")
@@ -77,6 +78,9 @@ def run_task(cfg: DictConfig, task: Task, store: ArtifactStore, input_steps: dic
             "metrics": ctx.metrics, "run_dir": str(run_dir) if run_dir else None,
         }
         final = store.commit(task.step, task.key, temp, manifest)
+        if not cfg.paths.get("keep_scratch", False):
+            # partial work is only for resuming this task; the artifact now holds the result
+            shutil.rmtree(scratch_dir(cfg, task.step, task.key), ignore_errors=True)
         log.info("%s: done in %.1fs -> %s", task.id, manifest["duration_s"], final)
         return "done"
 

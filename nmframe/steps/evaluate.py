@@ -32,11 +32,12 @@ from pathlib import Path
 from nmframe.datafiles import fingerprint
 from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
 from nmframe.engine.dag import DagError
+from nmframe.engine.step import scratch_dir as engine_scratch_dir
 from nmframe.engine.step import select
 
 
 def scratch_dir(cfg, key: str) -> Path:
-    return Path(cfg.paths.outputs) / "scratch" / "evaluate" / key
+    return engine_scratch_dir(cfg, "evaluate", key)
 
 
 def samples_per_problem(cfg, bench) -> int:

@@ -12,8 +12,8 @@ killed task loses. So records are appended to a stable scratch file keyed by the
 `<paths.outputs>/scratch/generate/<key>/samples.partial.jsonl` (fsynced per record); a
 restarted task repairs a torn last line, skips every record already there, generates the rest,
 renames the file to `samples.jsonl` when complete and links (or copies, across file systems) it
-into the artifact. The scratch folder of a key can be deleted once
-`artifacts/generate/<key>` exists; with a hard link it costs no extra space.
+into the artifact. The engine removes the scratch folder once the artifact is committed
+(`paths.keep_scratch=true` keeps it).
 
 Output: `samples.jsonl` (one record per problem of the shard; see `nmframe.generation.tir` for
 the fields; in completion order) and `summary.json` (counts by finish reason, tool calls, mean
@@ -29,12 +29,13 @@ from pathlib import Path
 
 from nmframe.datafiles import read_jsonl
 from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
+from nmframe.engine.step import scratch_dir as engine_scratch_dir
 from nmframe.engine.step import select
 from nmframe.filters.stepio import SOURCE_STEPS, problems_upstream
 
 
 def scratch_dir(cfg, key: str) -> Path:
-    return Path(cfg.paths.outputs) / "scratch" / "generate" / key
+    return engine_scratch_dir(cfg, "generate", key)
 
 
 def _link_or_copy(src: Path, dst: Path) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from nmframe.datafiles import fingerprint, resolve
 from nmframe.engine import Resources, Step, StepContext, register_step
+from nmframe.engine.step import scratch_dir as engine_scratch_dir
 from nmframe.stream import StreamSettings, run_stream
 
 
@@ -51,8 +52,7 @@ def settings(cfg) -> StreamSettings:
 
 
 def scratch_dir(cfg, key: str) -> Path:
-    """Stable per-task directory for the resume checkpoint (outlives a killed attempt)."""
-    return Path(cfg.paths.outputs) / "scratch" / "stream_released" / key
+    return engine_scratch_dir(cfg, "stream_released", key)
 
 
 @register_step

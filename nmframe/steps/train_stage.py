@@ -30,6 +30,7 @@ from omegaconf import OmegaConf
 
 from nmframe.config.checks import check_parallel_layout
 from nmframe.engine import Resources, Step, StepContext, Task, TaskSpec, register_step
+from nmframe.engine.step import scratch_dir as engine_scratch_dir
 from nmframe.engine.step import select
 from nmframe.engine.task import compute_key
 from nmframe.steps.pack import pack_settings
@@ -41,8 +42,7 @@ TRAINER_KEYS = ("backend", "lr", "lr_schedule", "warmup_steps", "weight_decay", 
 
 
 def scratch_dir(cfg, key: str) -> Path:
-    """Stable per-task directory for mid-stage checkpoints (outlives a killed attempt)."""
-    return Path(cfg.paths.outputs) / "scratch" / "train_stage" / key
+    return engine_scratch_dir(cfg, "train_stage", key)
 
 
 def stage_data(cfg, params: dict, inputs: dict[str, Path], key: str) -> StageData:

@@ -116,3 +116,22 @@ def test_status_lists_runs_and_tasks(nm_env, capsys):
     assert main(["status", str(rd.path)]) == 0
     out = capsys.readouterr().out
     assert "counted" in out and "done" in out
+
+
+def test_scratch_is_removed_after_commit_unless_kept(nm_env):
+    from nmframe.config import compose
+    from nmframe.engine.dag import build_dag
+    from nmframe.engine.step import scratch_dir
+
+    over = base_overrides(nm_env, "pipeline.steps=[ingest,counted]")
+    cfg = compose(over)
+    counted = [t for t in build_dag(cfg).tasks if t.step == "counted"][0]
+    scratch = scratch_dir(cfg, "counted", counted.key)
+    scratch.mkdir(parents=True)
+    (scratch / "partial.jsonl").write_text("{}\n")  # what a killed attempt would have left
+    assert main(["run", *over]) == 0
+    assert not scratch.exists()
+    # with keep_scratch the partial work stays (for debugging a step)
+    scratch.mkdir(parents=True)
+    assert main(["run", "--force", "counted", *over, "paths.keep_scratch=true"]) == 0
+    assert scratch.exists()

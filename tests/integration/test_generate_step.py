@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
@@ -89,8 +88,7 @@ def test_cpu_run_resumes_from_scratch_and_caches(tmp_path):
     assert summary["records"] == 3 and summary["shard"]["resumed"] == 1 and summary["shard"]["generated"] == 2
     assert summary["shard"]["torn_bytes_repaired"] == len('{"problem_id": "sam')
     assert sum(summary["finish_reason"].values()) == 3
-    assert os.path.samefile(art / "samples.jsonl", scratch / "samples.jsonl")  # linked, not copied
-    assert not (scratch / "samples.partial.jsonl").exists()
+    assert not scratch.exists()  # partial work is removed once the artifact is committed
     metrics = json.loads((art / "metrics.json").read_text())
     assert metrics["records"] == 3 and metrics["resumed"] == 1
     # same config again: cached, nothing recomputed
