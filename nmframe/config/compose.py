@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import typing
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 
@@ -51,18 +52,11 @@ def group_choices(extra_dirs: list[Path] | None = None) -> dict[str, list[str]]:
 
 
 def _keys_of(path: list[str]) -> list[str]:
-    from nmframe.config import schema as S
-
-    group_types = {"pipeline": S.PipelineConfig, "source": S.SourceConfig, "ingest": S.IngestConfig,
-                   "mode": S.ModeConfig, "tir": S.TirConfig, "buckets": S.BucketsConfig, "model": S.ModelConfig,
-                   "parallelism": S.ParallelismConfig, "teacher": S.TeacherConfig, "trainer": S.TrainerConfig,
-                   "launcher": S.LauncherConfig, "tracking": S.TrackingConfig, "paths": S.PathsConfig,
-                   "generate": S.GenerateConfig, "answers": S.AnswersConfig, "filters": S.FiltersConfig,
-                   "sft": S.SftConfig, "evaluate": S.EvaluateConfig,
-                   "prep": S.PrepConfig, "stream": S.StreamConfig}
-    node = NmConfig if not path else group_types.get(path[0])
-    if path[1:2] == ["slurm"] and path[0] == "launcher":
-        node = S.SlurmConfig
+    """The keys allowed at ``path`` (e.g. ["launcher", "slurm"]), read from the schema itself."""
+    node = NmConfig
+    for part in path:
+        hints = typing.get_type_hints(node) if is_dataclass(node) else {}
+        node = hints.get(part)
     return [f.name for f in fields(node)] if node is not None and is_dataclass(node) else []
 
 
