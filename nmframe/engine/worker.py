@@ -61,12 +61,11 @@ def run_task(cfg: DictConfig, task: Task, store: ArtifactStore, input_steps: dic
             log.info("%s: computing into %s", task.id, temp)
             step.run(ctx)
         except BaseException:
-            logging.getLogger().removeHandler(handler)
-            handler.close()
             store.discard(temp)
             raise
-        logging.getLogger().removeHandler(handler)
-        handler.close()
+        finally:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
         if ctx.metrics:
             ctx.write_json("metrics.json", ctx.metrics)
         manifest = {

@@ -34,6 +34,7 @@ class LocalLauncher(Launcher):
     def launch(self, plan: ExecutionPlan) -> dict[str, TaskOutcome]:
         outcomes: dict[str, TaskOutcome] = {}
         pending = list(plan.tasks)
+        by_key = plan.by_key()
         running: dict[str, tuple[subprocess.Popen, int, object]] = {}
         env = {**os.environ, **plan.env}
         try:
@@ -46,7 +47,7 @@ class LocalLauncher(Launcher):
                     fh.close()
                     del running[key]
                     state = TaskState.DONE if rc == 0 else TaskState.FAILED
-                    msg = "" if rc == 0 else f"exit code {rc}; log: {plan.by_key()[key].log_path}"
+                    msg = "" if rc == 0 else f"exit code {rc}; log: {by_key[key].log_path}"
                     outcomes[key] = TaskOutcome(key, state, job_id=str(proc.pid), message=msg)
                     self._notify(key, state)
                 # skip tasks whose upstream failed
