@@ -27,7 +27,7 @@ from nmframe.filters.classify import (
 )
 
 from . import prompts
-from .decision import LLM, RULE, Decision, count, no_decision
+from .decision import LLM, RULE, Decision, count, no_decision, rules_first
 from .llm import PrepLLM
 from .parse import Unreadable, parse_yes_no
 
@@ -54,13 +54,7 @@ def classify_rule(text: str, categories: Sequence[str] = CATEGORIES) -> Decision
 
 def decide_categories(texts: list[str], llm: PrepLLM | None, categories: Sequence[str] = CATEGORIES,
                       replies: dict | None = None) -> list[Decision]:
-    out: list[Decision | None] = [classify_rule(t, categories) for t in texts]
-    todo = [i for i, d in enumerate(out) if d is None]
-    if todo and llm is None:
-        for i in todo:
-            out[i] = no_decision("needs the LLM, and prep.backend=none")
-        count(replies, "not asked (backend none)", len(todo))
-        return out  # type: ignore[return-value]
+    out, todo = rules_first(texts, lambda t: classify_rule(t, categories), llm, replies)
     unread: dict[int, list[str]] = {i: [] for i in todo}
     for cat in CATEGORIES:
         if cat not in categories or not todo:

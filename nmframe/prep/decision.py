@@ -39,6 +39,20 @@ def count(replies: dict | None, key: str, n: int = 1) -> None:
         replies[key] = replies.get(key, 0) + n
 
 
+def rules_first(items: Sequence, rule: Callable[[Any], Decision | None], llm,
+                replies: dict | None = None) -> tuple[list[Decision | None], list[int]]:
+    """Decisions of the cheap rules, and the indices left for the LLM. Without an LLM
+    (``prep.backend=none``) those are no decision, counted, and nothing is left."""
+    out: list[Decision | None] = [rule(x) for x in items]
+    todo = [i for i, d in enumerate(out) if d is None]
+    if todo and llm is None:
+        for i in todo:
+            out[i] = no_decision("needs the LLM, and prep.backend=none")
+        count(replies, "not asked (backend none)", len(todo))
+        todo = []
+    return out, todo
+
+
 def decide(items: Sequence, rule: Callable[[Any], Decision | None], prompt: Callable[[Any], str],
            parse: Callable[[str], Any], describe: Callable[[Any], str], llm, replies: dict | None = None) -> list[Decision]:
     """Cheap rules first; only the items no rule decides go to ``llm``, in one batch.
@@ -47,13 +61,7 @@ def decide(items: Sequence, rule: Callable[[Any], Decision | None], prompt: Call
     counted in ``replies``; a read reply becomes ``Decision(LLM, describe(value), value)``."""
     from .parse import Unreadable
 
-    out: list[Decision | None] = [rule(x) for x in items]
-    todo = [i for i, d in enumerate(out) if d is None]
-    if todo and llm is None:
-        for i in todo:
-            out[i] = no_decision("needs the LLM, and prep.backend=none")
-        count(replies, "not asked (backend none)", len(todo))
-        return out  # type: ignore[return-value]
+    out, todo = rules_first(items, rule, llm, replies)
     if todo:
         for i, rep in zip(todo, llm.ask([prompt(items[i]) for i in todo])):
             if rep.text is None:
