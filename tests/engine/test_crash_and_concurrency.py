@@ -9,7 +9,7 @@ import pytest
 
 from nmframe.cli import main
 from nmframe.config import compose
-from nmframe.engine.artifacts import ArtifactStore, LeaseTimeout
+from nmframe.engine.artifacts import ArtifactStore
 from nmframe.engine.dag import build_dag
 from nmframe.engine.orchestrate import make_plan, write_run
 from nmframe.engine.runs import list_runs
@@ -107,4 +107,3 @@ def test_stale_plan_is_refused(nm_env, monkeypatch):
     monkeypatch.setattr(Ingest, "VERSION", "999")
     assert worker.execute(rd.path, key) == 1
     assert "no longer matches" in rd.states()[key]["error"]
-    assert isinstance(LeaseTimeout("x"), TimeoutError)
