@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from nmframe.config import ConfigError, OverrideError, compose_points, conf_dir, group_choices
@@ -23,7 +24,7 @@ from nmframe.config import ConfigError, OverrideError, compose_points, conf_dir,
 # tables are wide: when output is a file or pipe (logs, CI), do not squeeze them into 80 columns
 _width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160"))
 console = Console(stderr=False, highlight=False, width=_width)
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)  # an error stays one line, whatever the width
 
 
 def _first_comment(path: Path) -> str:
@@ -287,11 +288,11 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_report(args, console)
         return {"run": cmd_run, "plan": cmd_plan, "status": cmd_status, "steps": cmd_steps}[args.verb](args)
     except (OverrideError, ConfigError) as exc:
-        err_console.print(f"[red]invalid config:[/red] {exc}", markup=True, highlight=False)
+        err_console.print(f"[red]invalid config:[/red] {escape(str(exc))}", markup=True, highlight=False)
         err_console.print("see `nmframe --help` for the groups and their choices")
         return 2
     except PlanningError as exc:
-        err_console.print(f"[red]cannot plan:[/red] {exc}", markup=True, highlight=False)
+        err_console.print(f"[red]cannot plan:[/red] {escape(str(exc))}", markup=True, highlight=False)
         return 2
     except KeyboardInterrupt:
         err_console.print("interrupted")

@@ -18,7 +18,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from nmframe.config.sections import (AnswersConfig, EvaluateConfig, FiltersConfig, GenerateConfig,
-                                     PrepConfig, SftConfig, StreamConfig)
+                                     MetricsConfig, PrepConfig, SftConfig, StreamConfig)
 
 
 class Effort(str, enum.Enum):
@@ -292,6 +292,7 @@ class NmConfig:
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     prep: PrepConfig = field(default_factory=PrepConfig)
     stream: StreamConfig = field(default_factory=StreamConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
 
 GROUP_SCHEMAS = {

@@ -5,6 +5,7 @@ than choices of a group, and each step's module documents its own.
 """
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import List, Optional
 
@@ -158,3 +159,22 @@ class StreamConfig:
     pack: bool = True                 # pack each bucket into bins of its max_len
     pack_multiple: int = 1            # per-sample padding the packer accounts for
     keep_columns: List[str] = field(default_factory=list)  # extra input columns copied to the output ([]: all)
+
+
+class MajVote(str, enum.Enum):
+    exact = "exact"              # answers vote as the strings they are (the authors' evaluator, NeMo-Skills)
+    equivalence = "equivalence"  # equivalent answers vote together (1/2, 0.5, \\frac{1}{2} are one class)
+
+
+class MajTies(str, enum.Enum):
+    average = "average"  # a tie scores the mean correctness of the tied answers (NeMo-Skills)
+    first = "first"      # the tied answer seen first wins
+
+
+@dataclass
+class MetricsConfig:
+    """How maj@k votes (nmframe.metrics.estimators). Read by evaluate's scores and by reports; not part of
+    any task's key, so switching conventions re-scores without re-sampling. The paper's experiments use the
+    authors' evaluator's conventions (exact strings, averaged ties); the report states which were used."""
+    vote: MajVote = MajVote.equivalence
+    ties: MajTies = MajTies.first

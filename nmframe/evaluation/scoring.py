@@ -18,10 +18,20 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def score(records: list[dict], ks: Sequence[int] = (1,), alpha: float = 0.05, seed: int = 0) -> dict:
+def score(records: list[dict], ks: Sequence[int] = (1,), alpha: float = 0.05, seed: int = 0,
+          vote: str = "equivalence", ties: str = "first") -> dict:
     """``{"overall": {...}, "by_subset": {subset: {...}}}``: pass@1 (+SE, bootstrap CI),
-    pass@k, maj@k, no-answer / ungraded rates and mean tokens (see nmframe.metrics.summary)."""
-    return _plain(compute_metrics(records, ks=tuple(ks), alpha=alpha, seed=seed))
+    pass@k, maj@k (voting convention ``vote`` / ``ties``), no-answer / ungraded rates and mean
+    tokens (see nmframe.metrics.summary)."""
+    return _plain(compute_metrics(records, ks=tuple(ks), alpha=alpha, seed=seed, vote=vote, ties=ties))
+
+
+def maj_convention(cfg) -> dict:
+    """``{"vote": ..., "ties": ...}`` of a composed config's ``metrics`` section."""
+    m = cfg.get("metrics") if cfg is not None else None
+    if m is None:
+        return {"vote": "equivalence", "ties": "first"}
+    return {"vote": str(getattr(m.vote, "value", m.vote)), "ties": str(getattr(m.ties, "value", m.ties))}
 
 
 def read_eval_records(path: Path) -> list[dict]:

@@ -17,10 +17,12 @@ Conventions (all values are fractions in [0, 1]):
 * ``pass@1_ci``: seeded percentile bootstrap over problems (:mod:`.bootstrap`).
 * ``pass@k`` (k > 1): unbiased estimator on graded samples (n = graded, c = correct);
   problems with fewer than k graded samples are left out and counted.
-* ``maj@k``: majority answer of the first k samples (equivalence classes, deterministic
-  ties, see :mod:`.estimators`) graded against the gold: ``maj@k`` over problems whose
-  majority could be graded, ``maj@k_all`` = correct / problems with at least k samples,
-  ``maj@k_ungraded`` = how many majority answers could not be graded.
+* ``maj@k``: majority answer of the first k samples graded against the gold, under the
+  voting convention asked for (``vote``: equivalence classes or exact strings; ``ties``:
+  first class or the average of the tied classes, see :mod:`.estimators`): ``maj@k`` is
+  the mean score over problems whose majority could be graded, ``maj@k_all`` = the sum of
+  scores / problems with at least k samples, ``maj@k_ungraded`` = how many majorities
+  could not be graded. ``maj_vote`` / ``maj_ties`` record the convention.
 * ``no_answer_rate``: samples without an extracted answer (these are graded "wrong").
 * ``mean_tokens``: mean over samples that carry a ``tokens`` value (None if none do).
 """
@@ -28,10 +30,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from nmframe.answers import CORRECT, UNGRADED
-
 from .bootstrap import bootstrap_ci
-from .estimators import majority_outcome, mean_se, pass_at_k
+from .estimators import Ties, Vote, majority_score, mean_se, pass_at_k
 from .records import ProblemSamples, group_by_problem
 
 SUBSETS = ("aime24", "aime25", "hmmt-24-25")
@@ -44,9 +44,12 @@ def per_problem_accuracy(problems: Sequence[ProblemSamples]) -> dict[str, float]
 
 def summarize(problems: Sequence[ProblemSamples], *, ks: Sequence[int] = (1,),
               golds: Mapping[str, str] | None = None, alpha: float = 0.05, n_boot: int = 2000,
-              seed: int = 0, timeout: float = 5.0) -> dict[str, Any]:
+              seed: int = 0, timeout: float = 5.0, vote: Vote | str = Vote.equivalence,
+              ties: Ties | str = Ties.first) -> dict[str, Any]:
     """The metrics of one group of problems (see the module docstring)."""
-    out: dict[str, Any] = {"problems": len(problems), "samples": sum(p.n for p in problems)}
+    vote, ties = Vote(vote), Ties(ties)
+    out: dict[str, Any] = {"problems": len(problems), "samples": sum(p.n for p in problems),
+                           "maj_vote": vote.value, "maj_ties": ties.value}
     acc = [p.correct / p.graded for p in problems if p.graded]
     out["problems_without_graded"] = sum(1 for p in problems if not p.graded)
     out["pass@1"], out["pass@1_se"] = mean_se(acc)
@@ -67,19 +70,19 @@ def summarize(problems: Sequence[ProblemSamples], *, ks: Sequence[int] = (1,),
             out[f"pass@{k}"] = mean_se([pass_at_k(p.graded, p.correct, k) for p in eligible])[0]
             out[f"pass@{k}_problems_skipped"] = len(problems) - len(eligible)
         maj = [p for p in problems if p.n >= k]
-        outcomes = [majority_outcome(p, k, (golds or {}).get(p.problem_id), timeout)[1] for p in maj]
-        graded = [o for o in outcomes if o != UNGRADED]
-        n_ok = sum(1 for o in graded if o == CORRECT)
-        out[f"maj@{k}"] = n_ok / len(graded) if graded else None
-        out[f"maj@{k}_all"] = n_ok / len(maj) if maj else None
-        out[f"maj@{k}_ungraded"] = len(outcomes) - len(graded)
+        scores = [majority_score(p, k, (golds or {}).get(p.problem_id), timeout, vote, ties)[1] for p in maj]
+        graded = [s for s in scores if s is not None]
+        out[f"maj@{k}"] = sum(graded) / len(graded) if graded else None
+        out[f"maj@{k}_all"] = sum(graded) / len(maj) if maj else None
+        out[f"maj@{k}_ungraded"] = len(scores) - len(graded)
         out[f"maj@{k}_problems_skipped"] = len(problems) - len(maj)
     return out
 
 
 def compute_metrics(records: Any, *, ks: Sequence[int] = (1,), golds: Mapping[str, str] | None = None,
                     alpha: float = 0.05, n_boot: int = 2000, seed: int = 0,
-                    timeout: float = 5.0) -> dict[str, Any]:
+                    timeout: float = 5.0, vote: Vote | str = Vote.equivalence,
+                    ties: Ties | str = Ties.first) -> dict[str, Any]:
     """Metrics of graded per-sample records, overall and per subset.
 
     Returns ``{"overall": {...}, "by_subset": {subset: {...}}}``; subsets are those found in
@@ -87,7 +90,8 @@ def compute_metrics(records: Any, *, ks: Sequence[int] = (1,), golds: Mapping[st
     Comp-Math-24-25 subsets first in their usual order.
     """
     problems = group_by_problem(records)
-    kw = dict(ks=ks, golds=golds, alpha=alpha, n_boot=n_boot, seed=seed, timeout=timeout)
+    kw = dict(ks=ks, golds=golds, alpha=alpha, n_boot=n_boot, seed=seed, timeout=timeout,
+              vote=vote, ties=ties)
     names = sorted({p.subset for p in problems if p.subset is not None},
                    key=lambda s: (SUBSETS.index(s) if s in SUBSETS else len(SUBSETS), s))
     return {

@@ -49,6 +49,8 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
     tiny: bool = False
     alpha: float = 0.05
+    vote: str = "equivalence"   # maj@k convention (metrics.vote / metrics.ties of the run)
+    ties: str = "first"
 
 
 def find_run(target: str, outputs: Path) -> Path:
@@ -118,11 +120,12 @@ def variant_labels(cfgs: list, overrides: list[list[str]], manifest: Optional[di
     return out
 
 
-def merge_scores(evals: list[EvalResult], alpha: float) -> None:
+def merge_scores(evals: list[EvalResult], alpha: float, vote: str = "equivalence", ties: str = "first") -> None:
     from nmframe.evaluation.scoring import score
 
     for e in evals:
-        e.metrics = score(e.records, ks=e.ks, alpha=alpha) if e.records else {"overall": {}, "by_subset": {}}
+        e.metrics = (score(e.records, ks=e.ks, alpha=alpha, vote=vote, ties=ties) if e.records
+                     else {"overall": {}, "by_subset": {}})
 
 
 def collect_run(run_dir: Path) -> ReportData:
@@ -139,10 +142,13 @@ def collect_run(run_dir: Path) -> ReportData:
     manifest = find_manifest(name)
     labels = variant_labels(cfgs, overrides, manifest)
     artifacts = Path(info.get("artifacts") or cfgs[0].paths.artifacts)
+    from nmframe.evaluation.scoring import maj_convention
+
     alpha = float(cfgs[0].evaluate.alpha) if cfgs else 0.05
     data = ReportData(title=(manifest or {}).get("title") or f"nmframe report: {name or rd.path.name}",
                       source=str(rd.path), experiment=name, manifest=manifest,
-                      variants=list(dict.fromkeys(labels)), alpha=alpha)
+                      variants=list(dict.fromkeys(labels)), alpha=alpha,
+                      **maj_convention(cfgs[0] if cfgs else None))
     groups: dict[tuple, EvalResult] = {}
     by_step = collections.defaultdict(list)
     for key, entry in tasks.items():
@@ -165,7 +171,7 @@ def collect_run(run_dir: Path) -> ReportData:
                                         tuple(meta.get("ks", [1])), bool(meta["model"]["tiny"]), meta["model"]["label"])
             groups[gk].records.extend(recs)
     data.evals = list(groups.values())
-    merge_scores(data.evals, alpha)
+    merge_scores(data.evals, alpha, data.vote, data.ties)
     data.tiny = any(e.tiny for e in data.evals) or any(bool(c.model.tiny) for c in cfgs if "evaluate" in c.pipeline.steps)
     _buckets(data, by_step, artifacts, labels)
     _stage_times(data, by_step, artifacts, labels, cfgs, tasks)

@@ -39,7 +39,7 @@ def run(args, console) -> int:
         imported.append(e)
         if label not in data.variants:
             data.variants.append(label)
-    merge_scores(imported, data.alpha)
+    merge_scores(imported, data.alpha, data.vote, data.ties)
     data.evals.extend(imported)
     paths = write_report(data, out, plots=not args.no_plots)
     for kind, p in paths.items():

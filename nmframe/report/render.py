@@ -82,6 +82,15 @@ DETAIL_HEADER = ["variant", "benchmark", "config", "subset", "problems", "sample
                  "CI", "maj@k", "pass@k", "no answer %", "ungraded %", "mean tokens"]
 
 
+def maj_note(data) -> str:
+    """One sentence saying how maj@k voted (metrics.vote / metrics.ties)."""
+    vote = ("answers voted as exact strings" if data.vote == "exact"
+            else "equivalent answers voted together")
+    ties = ("a tie scored the mean correctness of the tied answers" if data.ties == "average"
+            else "a tie went to the answer seen first")
+    return f"maj@k: {vote}; {ties} (metrics.vote={data.vote}, metrics.ties={data.ties})."
+
+
 def detail_body(rows: list[dict], alpha: float) -> list[list[str]]:
     return [[r["variant"], r["benchmark"], r["config_label"], r["subset_label"], str(r["problems"]),
              str(r["samples"]), _f(r["pass@1"]), _f(r["pass@1_se"]),
@@ -121,7 +130,7 @@ def to_markdown(data: ReportData, s: dict, images: dict[str, str] | None = None)
     if m.get("run"):
         out += [f"Reproduce: `{m['run']}`", ""]
     out += [f"Variants: {', '.join(data.variants) or '-'}. Cells: pass@1 ± SE (maj@k), in %; paper: the "
-            f"paper's pass@1 (maj@k); Δ: ours - paper in points.", ""]
+            f"paper's pass@1 (maj@k); Δ: ours - paper in points. {maj_note(data)}", ""]
     for bench, header, body in s["main"]:
         out += [f"## {bench}", "", _md_table(header, body), ""]
     if not s["rows"]:
@@ -194,7 +203,8 @@ def to_html(data: ReportData, s: dict, plots: dict[str, bytes]) -> str:
             parts.append(f"<p>{label}{html.escape(m[key].strip())}</p>")
     if m.get("run"):
         parts.append(f"<p>Reproduce: <code>{html.escape(m['run'])}</code></p>")
-    parts.append("<p>Cells: pass@1 ± SE (maj@k) in %; paper: the paper's pass@1 (maj@k); Δ: ours - paper.</p>")
+    parts.append("<p>Cells: pass@1 ± SE (maj@k) in %; paper: the paper's pass@1 (maj@k); Δ: ours - paper. "
+                 f"{html.escape(maj_note(data))}</p>")
     for bench, header, body in s["main"]:
         parts.append(f"<h2>{html.escape(bench)}</h2>" + _html_table(header, body))
     if s["rows"]:

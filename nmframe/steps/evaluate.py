@@ -125,7 +125,7 @@ class Evaluate(Step):
         from nmframe.evaluation.configs import resolve_prompt_format
         from nmframe.evaluation.model import open_model_backend, resolve_model
         from nmframe.evaluation.sampling import sample_problems
-        from nmframe.evaluation.scoring import score
+        from nmframe.evaluation.scoring import maj_convention, score
         from nmframe.filters.llm import load_backend
         from nmframe.generation.runner import open_shard, shard_of
         from nmframe.generation.shards import read_records
@@ -198,7 +198,8 @@ class Evaluate(Step):
                 f.write(json.dumps({**r, "benchmark": bench.name, "mode": p["mode"], "tir": p["tir"]},
                                    ensure_ascii=False) + "\n")
         ks = bench.ks(n)
-        metrics = score(records, ks=ks, alpha=float(ev.alpha)) if records else {"overall": {}, "by_subset": {}}
+        metrics = (score(records, ks=ks, alpha=float(ev.alpha), **maj_convention(cfg)) if records
+                   else {"overall": {}, "by_subset": {}})
         ctx.write_json("scores.json", {
             "benchmark": bench.name, "benchmark_version": bench.VERSION, "grader": bench.grader,
             "mode": p["mode"], "tir": p["tir"], "shard": p["shard"], "shards": int(ev.shards),

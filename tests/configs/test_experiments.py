@@ -100,3 +100,16 @@ def test_every_manifest_names_an_experiment_with_reference_numbers():
     assert names["paper/table4_aops_vs_se"]["reference"]["AoPS+SE"]["high/tir"]["aime25"] == [97.29, 100]
     assert names["paper/table3"]["reference"]["OpenMathReasoning"]["high/notir"]["hmmt-24-25"] == [49.30, 63.21]
     assert names["paper/table5_bucketed_vs_full"]["reference"]["bucketed"]["low/tir"]["hmmt-24-25"] == [57.17, 67.30]
+
+
+@pytest.mark.parametrize("exp", PAPER)
+def test_paper_experiments_score_maj_at_k_as_the_authors_evaluator(exp):
+    cfg = compose([f"experiment={exp}"])
+    assert (str(cfg.metrics.vote), str(cfg.metrics.ties)) == ("exact", "average")
+
+
+def test_quickstart_votes_on_equivalence_classes_and_bad_values_are_refused(capsys):
+    cfg = compose(["experiment=quickstart"])
+    assert (str(cfg.metrics.vote), str(cfg.metrics.ties)) == ("equivalence", "first")
+    assert main(["plan", "experiment=quickstart", "metrics.vote=plurality"]) == 2
+    assert "metrics.vote: Invalid value 'plurality', expected one of [exact, equivalence]" in capsys.readouterr().err
