@@ -10,11 +10,13 @@ Order of decisions for one pair (first that applies):
    fractions, "fast-path numeric" (``0.5`` = ``1/2``, ``016`` = ``16``).
 4. both worded answers with the same words (``\\text{No solution}`` / ``no solution``)
    -> correct, "fast-path text".
-5. both tuples / intervals / sets of exact numbers (:mod:`.tuples`) -> decided,
-   "fast-path structure".
+5. both tuples / intervals / sets of exact numbers (:mod:`.tuples`), or an interval
+   against a one-variable inequality (:mod:`.intervals`: ``(2,5]`` and ``2<x\\le5``) ->
+   decided, "fast-path structure".
 6. both simple arithmetic (:mod:`.arith`, constants or polynomials/rational functions
    in x, y, z, n, k) whose values at sample points clearly differ -> wrong, or agree to
-   12 significant digits -> correct, "fast-path arithmetic"; the same for one-variable
+   12 significant digits -> correct, "fast-path arithmetic"; rational constants
+   (integers, fractions, integer powers, factorials) are compared exactly; the same for one-variable
    assignments ``y = f`` (:mod:`.equations`).
 7. the verdict cache.
 8. math-verify with guards (:mod:`.mv_judge`) in a worker process with a per-item
@@ -31,7 +33,7 @@ import sys
 import time
 from typing import Iterable
 
-from . import tuples
+from . import intervals, tuples
 from . import arith, equations
 from .cache import CACHE
 from .normalize import has_relation, normalize, strip_assignment, text_key
@@ -80,6 +82,8 @@ def fast_verdict(g: str, p: str) -> Verdict | None:
     if tg is not None and tg == text_key(p):
         return _TEXT_OK
     same = tuples.compare(g, p)
+    if same is None:
+        same = intervals.compare(g, p)
     if same is not None:
         return _SHAPE_OK if same else _SHAPE_BAD
     vg = arith.evaluate(g)

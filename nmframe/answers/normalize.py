@@ -24,6 +24,10 @@ Decisions:
   reads it as one word but ``no solution`` as a product of letters (worded answers are
   compared by :func:`text_key`).
 * ``\\\\`` (a matrix row break) is kept intact.
+* a trailing ``!`` right after a number, letter or bracket is a factorial and stays
+  (``5!`` is 120 to math-verify); after a space it is punctuation.
+* a space right after a ``\\text{..}`` group stays: math-verify reads
+  ``\\text{The answer is} 7`` as 7 and ``\\text{The answer is}7`` as a product.
 """
 from __future__ import annotations
 
@@ -62,7 +66,12 @@ _DEGREES = re.compile(
 _PERCENT = re.compile(r"\\?%|\\text\{\s*percent\s*\}$")
 _FRAC_VARIANTS = re.compile(r"\\[dt]frac(?![a-zA-Z])")
 _BINOM_VARIANTS = re.compile(r"\\[dt]binom(?![a-zA-Z])")
-_TRAILING = re.compile(r"(?:[\s.,;:!?]|\\\.|\\,)+$")
+# trailing punctuation; "!" only where it cannot be a factorial (after a space or punctuation)
+_TRAILING = re.compile(r"(?:[\s.,;:?]|(?<![\w)}\]!])!|\\\.|\\,)+$")
+# a space right after a \text-style group is kept: math-verify reads "\text{is} 7" as 7 but
+# "\text{is}7" as a product
+_AFTER_TEXT = re.compile(r"(\\(?:text|textbf|textrm|textit|textnormal|mathrm|mbox)\s*\{[^{}]*\})\s+(?=\S)")
+_KEPT_SPACE = "\x01"
 _SPACE_RUN = re.compile(r"\s+")
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _THOUSANDS_BRACE = re.compile(r"(?<=\d)\{,\}(?=\d{3})")
@@ -152,7 +161,8 @@ def normalize(ans: str) -> str:
     s = _PERCENT.sub("", s).strip()
     s = _TRAILING.sub("", s)
     s = _unwrap_whole(s)
-    s = _squeeze_spaces(s)
+    s = _AFTER_TEXT.sub(lambda m: m.group(1) + _KEPT_SPACE, s)
+    s = _squeeze_spaces(s).replace(_KEPT_SPACE, " ")
     s = _THOUSANDS_BRACE.sub(",", s)
     s = _canonical_number(s)
     return s.replace(_LINEBREAK, "\\\\")

@@ -30,7 +30,8 @@ def test_table_is_large_and_covers_every_category():
     for needed in ("leading-zeros", "text", "dfrac", "dollar", "percent", "degrees", "trailing",
                    "thousands", "tuple-not-thousands", "interval", "matrix", "assignment", "equation",
                    "pm", "sqrt", "pi", "negative", "scientific", "set", "infinity", "tuple",
-                   "empty", "malformed", "fraction"):
+                   "empty", "malformed", "fraction", "factorial", "exact-large", "interval-inequality",
+                   "complex-decimal", "number-in-words"):
         assert needed in cats, needed
     assert {c["expected"] for c in CASES} == {"correct", "wrong", "ungraded"}
 

@@ -1,0 +1,27 @@
+"""Intervals against one-variable inequalities: decided exactly, or left to math-verify."""
+import pytest
+
+from nmframe.answers import normalize
+from nmframe.answers.intervals import compare
+
+
+@pytest.mark.parametrize("gold,pred,expected", [
+    ("(2, 5]", "2 < x \\le 5", True),
+    ("[1, 3]", "1 \\le x \\le 3", True),
+    ("(-\\infty, \\frac{1}{2}]", "x\\le\\frac12", True),
+    ("[0,\\infty)", "x \\geq 0", True),
+    ("(2,5)", "5 > x > 2", True),
+    ("(0,\\infty)", "x\\ge 0", False),      # open vs closed end
+    ("(2,5)", "2<x<6", False),              # another endpoint
+    ("(1,2)", "x<2", False),                # a bounded interval vs a ray
+    # left to math-verify: expressions, two variables, mixed directions, decimals, two intervals
+    ("(2,5]", "x+1<3", None),
+    ("(2,5)", "2<x<y", None),
+    ("(2,5)", "2<x>5", None),
+    ("(1,2)", "1.0<x<2", None),
+    ("(2,5)", "(2,5)", None),
+    ("x<3", "x<3", None),
+    ("(1,2)\\cup(3,4)", "1<x<2", None),
+])
+def test_interval_against_inequality(gold, pred, expected):
+    assert compare(normalize(gold), normalize(pred)) is expected
