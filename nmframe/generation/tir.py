@@ -156,7 +156,8 @@ class TirLoop:
             raise ValueError("TIR samples need a sandbox")
         states, records = [], {}
         for spec in specs:
-            prompt = render_problem_prompt(spec.problem["problem"], spec.mode, with_python_tool=spec.tir)
+            prompt = render_problem_prompt(spec.problem["problem"], spec.mode, with_python_tool=spec.tir,
+                                           tool_timeout_s=self.settings.call_timeout_s)
             teacher_prompt = count_teacher_tokens(prompt) if self.settings.count_teacher_tokens else None
             states.append(_State(spec=spec, transcript=TirTranscript(prompt), teacher_prompt_tokens=teacher_prompt))
         active = list(states)

@@ -14,6 +14,7 @@ appends the fixed block of the Nemotron-Math protocol, see
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Optional, Union
 
@@ -57,6 +58,21 @@ def _effort(reasoning_effort):
     return table[key]
 
 
+def python_tool_text(timeout_s: float) -> str:
+    """openai-harmony's python tool description, with the per-call timeout the sandbox enforces.
+
+    The stock text promises "time out after 120.0 seconds"; the loop kills a call after
+    ``tir.call_timeout_s`` (10 s by default, as in the paper), and the model should be told so.
+    """
+    from openai_harmony import SystemContent
+
+    stock = SystemContent.new().with_python_tool().tools["python"].description
+    promised = re.search(r"time out after [0-9.]+ seconds", stock)
+    if promised is None:  # pragma: no cover - guards a library upgrade
+        raise RuntimeError("openai-harmony's python tool description no longer states a timeout")
+    return stock.replace(promised.group(0), f"time out after {float(timeout_s):.1f} seconds")
+
+
 def build_conversation(
     problem_messages: ProblemMessages,
     reasoning_effort: str = "high",
@@ -67,6 +83,7 @@ def build_conversation(
     knowledge_cutoff: str = DEFAULT_KNOWLEDGE_CUTOFF,
     conversation_start_date: Optional[str] = None,
     python_tool_description: Optional[str] = None,
+    tool_timeout_s: Optional[float] = None,
 ):
     """The openai-harmony ``Conversation`` behind :func:`render_prompt`.
 
@@ -95,6 +112,8 @@ def build_conversation(
     if conversation_start_date:
         system = system.with_conversation_start_date(conversation_start_date)
     if with_python_tool:
+        if python_tool_description is None and tool_timeout_s is not None:
+            python_tool_description = python_tool_text(tool_timeout_s)
         if python_tool_description is None:
             system = system.with_python_tool()
         else:
@@ -150,7 +169,8 @@ def render_prompt(problem_messages: ProblemMessages, reasoning_effort: str = "hi
     Exactly the decoding of openai-harmony's ``render_conversation_for_completion``
     for the conversation of :func:`build_conversation` (keyword options:
     ``model_identity``, ``knowledge_cutoff``, ``conversation_start_date``,
-    ``python_tool_description``).  Starts with ``<|start|>system<|message|>``
+    ``python_tool_description``, ``tool_timeout_s``: the per-call timeout the tool
+    declaration states).  Starts with ``<|start|>system<|message|>``
     and contains ``Reasoning: high|medium|low``; the ``# Tools`` / ``## python``
     section appears only when ``with_python_tool``.
     """

@@ -172,10 +172,12 @@ def _harmony_loss_spans(completion: str, offset: int) -> list[tuple[int, int]]:
     return spans
 
 
-def render_harmony(rec: TraceRecord, require_finished: bool = True) -> tuple[str, list[tuple[int, int]]]:
+def render_harmony(rec: TraceRecord, require_finished: bool = True,
+                   tool_timeout_s: float | None = None) -> tuple[str, list[tuple[int, int]]]:
     completion = rec.completion if rec.completion else messages_to_harmony_completion(rec.messages)
     completion = _close_final(completion, require_finished)
-    prompt = render_prompt(user_prompt(rec.problem), rec.mode, with_python_tool=rec.tir)
+    prompt = render_prompt(user_prompt(rec.problem), rec.mode, with_python_tool=rec.tir,
+                           tool_timeout_s=tool_timeout_s)
     return prompt + completion, _harmony_loss_spans(completion, len(prompt))
 
 
@@ -248,11 +250,12 @@ def tokenize_with_spans(tokenizer, text: str, spans: list[tuple[int, int]]) -> t
     return ids, inside.astype(np.uint8)
 
 
-def render_trace(rec: TraceRecord, template: str, tokenizer, *,
-                 require_finished: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Token ids (int32) and loss mask (uint8) of one trace with the student's tokenizer."""
+def render_trace(rec: TraceRecord, template: str, tokenizer, *, require_finished: bool = True,
+                 tool_timeout_s: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Token ids (int32) and loss mask (uint8) of one trace with the student's tokenizer
+    (``tool_timeout_s``: the per-call timeout the harmony system prompt states, as in generation)."""
     if template == "harmony":
-        text, spans = render_harmony(rec, require_finished)
+        text, spans = render_harmony(rec, require_finished, tool_timeout_s)
     elif template == "chat":
         text, spans = render_chat(rec, tokenizer)
     else:

@@ -18,18 +18,19 @@ _TOKENIZER = None
 _SETTINGS: tuple = ()
 
 
-def _init(tokenizer_name: str, vocab_size: int, template: str, require_finished: bool = True) -> None:
+def _init(tokenizer_name: str, vocab_size: int, template: str, require_finished: bool = True,
+          tool_timeout_s: float | None = None) -> None:
     global _TOKENIZER, _SETTINGS
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from nmframe.models.tiny import load_tokenizer
 
     _TOKENIZER = load_tokenizer(tokenizer_name, vocab_size)
-    _SETTINGS = (template, require_finished)
+    _SETTINGS = (template, require_finished, tool_timeout_s)
 
 
 def _render_rows(rows: list[dict]) -> list[tuple]:
     """(``"ok"``, ids, mask, meta) / (``"skip"``, reason, detail) / (``"dropped"``,) per row."""
-    template, require_finished = _SETTINGS
+    template, require_finished, tool_timeout_s = _SETTINGS
     out = []
     for row in rows:
         try:
@@ -37,7 +38,8 @@ def _render_rows(rows: list[dict]) -> list[tuple]:
             if rec is None:
                 out.append(("dropped",))
                 continue
-            ids, mask = render_trace(rec, template, _TOKENIZER, require_finished=require_finished)
+            ids, mask = render_trace(rec, template, _TOKENIZER, require_finished=require_finished,
+                                     tool_timeout_s=tool_timeout_s)
         except SkipTrace as exc:
             out.append(("skip", exc.reason, str(exc)))
             continue
@@ -59,7 +61,7 @@ def _chunks(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
 
 def render_rows(rows: Iterable[dict], total: int, *, template: str, tokenizer_name: str, vocab_size: int,
                 workers: int | None = None, parallel_min: int = 2000, chunk: int = 64,
-                require_finished: bool = True) -> Iterator[tuple]:
+                require_finished: bool = True, tool_timeout_s: float | None = None) -> Iterator[tuple]:
     """Yield one result tuple per row (see :func:`_render_rows`), in input order.
 
     ``rows`` is consumed lazily (streamed); ``total`` (the row count, or an estimate) decides
@@ -67,12 +69,13 @@ def render_rows(rows: Iterable[dict], total: int, *, template: str, tokenizer_na
     """
     workers = workers or os.cpu_count() or 1
     if total < parallel_min or workers <= 1:
-        _init(tokenizer_name, vocab_size, template, require_finished)
+        _init(tokenizer_name, vocab_size, template, require_finished, tool_timeout_s)
         for c in _chunks(rows, chunk):
             yield from _render_rows(c)
         return
     ctx = mp.get_context("spawn")
-    with ctx.Pool(workers, initializer=_init, initargs=(tokenizer_name, vocab_size, template, require_finished)) as pool:
+    with ctx.Pool(workers, initializer=_init, initargs=(tokenizer_name, vocab_size, template, require_finished,
+                                                              tool_timeout_s)) as pool:
         for res in pool.imap(_render_rows, _chunks(rows, chunk), chunksize=1):
             yield from res
 

@@ -58,7 +58,8 @@ class PrepareSft(Step):
     name = "prepare_sft"
     VERSION = "1"
     description = "render kept traces with the student's tokenizer: token ids + assistant-only loss masks"
-    slice_paths = ("sft.template", "sft.require_finished", "model.tokenizer")
+    # tir.call_timeout_s: the harmony system prompt states it, as generation's prompt did
+    slice_paths = ("sft.template", "sft.require_finished", "model.tokenizer", "tir.call_timeout_s")
 
     def tasks(self, cfg, dag):
         ups = dag.all(str(cfg.sft.input_step))
@@ -98,7 +99,8 @@ class PrepareSft(Step):
         for res in track(render_rows(rows(), total, template=str(cfg.sft.template),
                                      tokenizer_name=str(cfg.model.tokenizer), vocab_size=int(cfg.model.vocab_size),
                                      workers=cfg.sft.workers, parallel_min=int(cfg.sft.parallel_min_traces),
-                                     require_finished=bool(cfg.sft.require_finished)),
+                                     require_finished=bool(cfg.sft.require_finished),
+                                     tool_timeout_s=float(cfg.tir.call_timeout_s)),
                          "prepare_sft", total=total):
             count_results(counts, res)
             if res[0] == "ok":

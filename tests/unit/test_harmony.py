@@ -465,3 +465,16 @@ def test_transcript_protocol_errors():
         t.append_model_text("x", stopped_on_call=True, stopped_on="<|end|>")
     with pytest.raises(ValueError):
         t.append_model_text("x", stopped_on="<|start|>")
+
+
+def test_the_python_tool_declaration_states_the_configured_timeout():
+    from nmframe.harmony import render_problem_prompt
+
+    stock = render_problem_prompt("What is 1+1?", "high", with_python_tool=True)
+    ours = render_problem_prompt("What is 1+1?", "high", with_python_tool=True, tool_timeout_s=10)
+    assert "time out after 120.0 seconds" in stock  # openai-harmony's own text
+    assert "time out after 10.0 seconds" in ours and "120.0" not in ours
+    # nothing else changes: the prompt is openai-harmony's with the one number replaced
+    assert ours == stock.replace("time out after 120.0 seconds", "time out after 10.0 seconds")
+    assert render_problem_prompt("What is 1+1?", "high", tool_timeout_s=10) == \
+        render_problem_prompt("What is 1+1?", "high")  # no tool, no declaration
