@@ -13,11 +13,12 @@ from nmframe.report.manifest import all_manifests
 EXPERIMENTS = sorted(str(p.relative_to(conf_dir() / "experiment").with_suffix(""))
                      for p in (conf_dir() / "experiment").rglob("*.yaml"))
 PAPER = [e for e in EXPERIMENTS if e.startswith("paper/")]
+PAPER_TRAINING = [e for e in PAPER if e != "paper/table5_base_model"]  # the base-model row only evaluates
 
 
 def test_the_paper_experiments_exist():
     assert PAPER == ["paper/full_recipe", "paper/lr_sweep", "paper/model_8b_vs_30b", "paper/table3",
-                     "paper/table4_aops_vs_se", "paper/table5_bucketed_vs_full"]
+                     "paper/table4_aops_vs_se", "paper/table5_base_model", "paper/table5_bucketed_vs_full"]
 
 
 @pytest.mark.parametrize("exp", EXPERIMENTS)
@@ -28,11 +29,14 @@ def test_experiment_file_header_composes_validates_and_plans(exp, tmp_path):
     assert cfg.name == exp.split("/")[-1]
     plan = make_plan([([f"experiment={exp}"], cfg)])
     steps = [e.task.step for e in plan.entries]
-    assert steps[0] == "ingest" and steps[-1] == "evaluate" and "train_stage" in steps
+    if list(cfg.pipeline.steps) == ["evaluate"]:  # a base model evaluated as it is
+        assert set(steps) == {"evaluate"} and "/" in str(cfg.evaluate.model)
+    else:
+        assert steps[0] == "ingest" and steps[-1] == "evaluate" and "train_stage" in steps
     assert not (tmp_path / "artifacts").exists()  # planning has no side effects
 
 
-@pytest.mark.parametrize("exp", PAPER)
+@pytest.mark.parametrize("exp", PAPER_TRAINING)
 def test_paper_plans_record_missing_data_and_use_the_papers_settings(exp, tmp_path):
     cfg = compose([f"experiment={exp}", f"paths.outputs={tmp_path}", "paths.data=/nonexistent/data"])
     tasks = build_dag(cfg).tasks
@@ -44,6 +48,15 @@ def test_paper_plans_record_missing_data_and_use_the_papers_settings(exp, tmp_pa
         (2e-4, 2048, 1.0, 120000)
     train = [t for t in tasks if t.step == "train_stage"]
     assert all(t.resources.gpus == 8 and t.resources.nodes == 32 for t in train)
+
+
+def test_the_base_model_row_samples_qwen3_at_its_baseline_settings(tmp_path):
+    cfg = compose(["experiment=paper/table5_base_model", f"paths.outputs={tmp_path}"])
+    [task] = build_dag(cfg).tasks
+    assert task.step == "evaluate" and task.params["mode"] == "high" and task.params["tir"] is False
+    s = task.config_slice
+    assert (s["evaluate.model"], s["evaluate.temperature"], s["evaluate.top_p"]) == ("Qwen/Qwen3-30B-A3B", 0.6, 0.95)
+    assert s["samples"] == 16 and s["prompt_format"] == "chat"
 
 
 def test_a_run_without_the_data_fails_with_a_clear_error(tmp_path, capsys):
