@@ -1,4 +1,4 @@
-"""stream_released: released Nemotron-Math-v2 rows (Parquet, any size) -> per-bucket Parquet
+"""stream_released: released Nemotron-Math-v2 rows (JSONL or Parquet, any size) -> per-bucket Parquet
 files, packed bins and a summary, with bounded memory and resume after a kill.
 
 Why a step: many users start from the released 7.5M traces rather than from generation, and
@@ -7,7 +7,8 @@ step streams them (:mod:`nmframe.stream`): validation, the answer filter, the pa
 from ``metadata`` (``filters.trivial_*``), lengths from a length column or the student tokenizer,
 buckets from ``buckets.stages``, packing per bucket.
 
-Inputs: ``stream.files`` (Parquet files, folders or globs), else ``source.files``. The key holds
+Inputs: ``stream.files`` (JSONL or Parquet files, folders or globs: the release's
+``data/high.part_00.jsonl`` ... ``medium.jsonl``, ``low.jsonl`` as they are), else ``source.files``. The key holds
 the files' fingerprints and every setting that changes the output. Progress is checkpointed
 under ``<paths.outputs>/scratch/stream_released/<key>``, so a killed task continues from its
 last finished part when run again. Output: see :mod:`nmframe.stream.runner`.
@@ -20,15 +21,16 @@ from nmframe.datafiles import fingerprint, resolve
 from nmframe.engine import Resources, Step, StepContext, register_step
 from nmframe.engine.step import scratch_dir as engine_scratch_dir
 from nmframe.stream import StreamSettings, run_stream
+from nmframe.stream.sources import SUFFIXES
 
 
 def input_files(cfg) -> list[Path]:
     specs = [str(p) for p in cfg.stream.files] or [str(f.path) for f in cfg.source.files]
     files: list[Path] = []
     for spec in specs:
-        found = [p for p in resolve(spec) if p.suffix == ".parquet"]
+        found = [p for p in resolve(spec) if p.suffix in SUFFIXES]
         if not found:
-            raise FileNotFoundError(f"stream_released: no Parquet files at {spec} "
+            raise FileNotFoundError(f"stream_released: no JSONL or Parquet files at {spec} "
                                     "(set stream.files, or source.files / paths.data)")
         files.extend(found)
     return list(dict.fromkeys(files))

@@ -7,10 +7,14 @@ the file's name (or a ``mode`` column when a converted copy has one). TIR: ``too
 
 A file that lacks a required column, or whose mode cannot be told, is an error naming the file
 (a config mistake, not bad rows); a row that lacks a required value is dropped and counted with
-its reason.
+its reason. A file without a ``uuid`` column (the high splits' schema lists none) gets ids
+derived from each row's problem and messages (:func:`derived_ids`): the same row has the same id
+in every run and in either file format.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -19,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 MODES = ("high", "medium", "low")
-REQUIRED_COLUMNS = ("uuid", "problem", "expected_answer", "data_source", "messages", "metadata")
+REQUIRED_COLUMNS = ("problem", "expected_answer", "data_source", "messages", "metadata")
 #: Required values, checked in this order; the first missing one is the drop reason.
 REQUIRED_VALUES = ("uuid", "problem", "data_source", "messages")
 #: Columns taken as the trace length in tokens when ``stream.length_column`` is ``auto``.
@@ -74,7 +78,36 @@ def check_schema(schema: pa.Schema, path: Path, length_column: str | None) -> di
     if kind is None:
         raise StreamSchemaError(f"{path}: column 'metadata' is {mtype}; expected a struct or a JSON string")
     return {"mode_column": mode_col, "tir_column": tir_col, "tools": "tools" in names,
-            "length_column": length_column, "metadata_kind": kind}
+            "length_column": length_column, "metadata_kind": kind, "uuid_column": "uuid" in names}
+
+
+def _canonical(value):
+    """A nested value with null entries dropped and JSON text parsed, so that a Parquet struct
+    (absent keys read back as null) and the JSONL line it came from serialise alike."""
+    if isinstance(value, str):
+        s = value.strip()
+        if s[:1] in ("[", "{"):
+            try:
+                return _canonical(json.loads(s))
+            except ValueError:
+                return value
+        return value
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def derived_ids(batch: pa.RecordBatch) -> pa.Array:
+    """A stable id per row (``nm-`` + 32 hex digits of sha256 over problem and messages), for
+    files without a ``uuid`` column."""
+    out = []
+    for problem, messages in zip(batch.column("problem").to_pylist(), batch.column("messages").to_pylist()):
+        text = json.dumps([problem, _canonical(messages)], sort_keys=True, ensure_ascii=False,
+                          separators=(",", ":"))
+        out.append("nm-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32])
+    return pa.array(out, pa.string())
 
 
 def _present(col: pa.ChunkedArray | pa.Array) -> np.ndarray:

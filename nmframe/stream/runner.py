@@ -42,6 +42,7 @@ from .released import (
     REQUIRED_COLUMNS,
     REQUIRED_VALUES,
     check_schema,
+    derived_ids,
     missing_values,
     mode_of_path,
     row_modes,
@@ -54,8 +55,11 @@ from .rowfilter import (
     metadata_numbers,
     trivial_outcomes,
 )
+from .sources import SUFFIXES, JsonlSource, ParquetSource, open_source
 from .summary import Summary
 from .tokens import TokenCounter, column_lengths
+
+ReleasedSource = ParquetSource | JsonlSource
 
 REASONS = ("kept", *(f"invalid: missing {c}" for c in REQUIRED_VALUES), "unknown mode", "excluded data_source",
            "excluded mode", "excluded tir", "no expected_answer", "changed answer", "trivial", "no length",
@@ -105,19 +109,6 @@ class StreamSettings:
         return json.dumps(d, sort_keys=True)
 
 
-def plan_parts(meta: pq.FileMetaData, checkpoint_rows: int) -> list[tuple[int, int, int]]:
-    """(first row group, end row group, rows) of each part: whole row groups, >= checkpoint_rows."""
-    parts, start, rows = [], 0, 0
-    for rg in range(meta.num_row_groups):
-        rows += meta.row_group(rg).num_rows
-        if rows >= max(1, checkpoint_rows):
-            parts.append((start, rg + 1, rows))
-            start, rows = rg + 1, 0
-    if start < meta.num_row_groups:
-        parts.append((start, meta.num_row_groups, rows))
-    return parts
-
-
 class _Batcher:
     """Decides, counts and splits one record batch (the per-file facts are fixed)."""
 
@@ -140,6 +131,8 @@ class _Batcher:
 
     def process(self, batch: pa.RecordBatch, summ: Summary) -> tuple[pa.Table | None, np.ndarray]:
         """(kept rows sorted by bucket with the added columns, rows per bucket)."""
+        if not self.info["uuid_column"]:
+            batch = batch.append_column("uuid", derived_ids(batch))
         s, n = self.s, batch.num_rows
         reason = missing_values(batch).astype(np.int16)  # 1..4 line up with REASONS
         mode = row_modes(batch, self.info, self.file_mode)
@@ -228,14 +221,14 @@ class _Batcher:
         return "unknown"
 
 
-def _read_columns(pf: pq.ParquetFile, info: dict, keep: list[str]) -> list[str] | None:
+def _read_columns(source: ReleasedSource, info: dict, keep: list[str]) -> list[str] | None:
     if not keep:
         return None
-    names = pf.schema_arrow.names
+    names = source.schema.names
     missing = [c for c in keep if c not in names]
     if missing:
-        raise ValueError(f"stream.keep_columns {missing} are not columns of {pf.metadata}")
-    need = [*REQUIRED_COLUMNS, "tools", "changed_answer_to_majority", info["mode_column"], info["tir_column"],
+        raise ValueError(f"stream.keep_columns {missing} are not columns of {source.path}")
+    need = [*REQUIRED_COLUMNS, "uuid", "tools", "changed_answer_to_majority", info["mode_column"], info["tir_column"],
             info["length_column"], *keep]
     return [c for c in dict.fromkeys(need) if c and c in names]
 
@@ -273,14 +266,14 @@ def run_stream(files: list[Path], out_dir: Path, scratch: Path, s: StreamSetting
     files = [Path(f) for f in files]
     if not files:
         raise ValueError("no input files to stream")
-    bad = [str(f) for f in files if f.suffix != ".parquet"]
+    bad = [str(f) for f in files if f.suffix not in SUFFIXES]
     if bad:
-        raise ValueError(f"stream_released reads Parquet files only; got {bad[:3]}")
+        raise ValueError(f"stream_released reads Parquet or JSONL files ({', '.join(SUFFIXES)}); got {bad[:3]}")
     plans = []
     for fi, f in enumerate(files):
-        pf = pq.ParquetFile(f)
-        info = check_schema(pf.schema_arrow, f, s.length_column)
-        plans.append((fi, f, info, plan_parts(pf.metadata, s.checkpoint_rows)))
+        source = open_source(f)
+        info = check_schema(source.schema, f, s.length_column)
+        plans.append((fi, source, info, source.parts(s.checkpoint_rows)))
     progress = Progress(scratch, files, s.key(), log)
     if progress.resumed:
         log.info("stream: resuming, %d part(s) already done", progress.resumed)
@@ -294,15 +287,15 @@ def run_stream(files: list[Path], out_dir: Path, scratch: Path, s: StreamSetting
         return counter[0]
 
     try:
-        for fi, f, info, parts in plans:
-            file_mode = mode_of_path(f)
+        for fi, source, info, parts in plans:
+            file_mode = mode_of_path(source.path)
             batcher = _Batcher(s, info, file_mode, names, counter_factory)
-            for rg_a, rg_b, rows in parts:
-                pid = Progress.part_id(fi, rg_a)
+            for part in parts:
+                pid = Progress.part_id(fi, part[0])
                 if progress.done(pid):
                     total.merge(Summary.from_json(progress.parts[pid]["summary"]))
                     continue
-                total.merge(_run_part(f, fi, rg_a, rg_b, rows, info, batcher, progress, s))
+                total.merge(_run_part(source, fi, part, info, batcher, progress, s))
     finally:
         for c in counter:
             c.close()
@@ -334,16 +327,17 @@ def run_stream(files: list[Path], out_dir: Path, scratch: Path, s: StreamSetting
     return report
 
 
-def _run_part(f: Path, fi: int, rg_a: int, rg_b: int, rows: int, info: dict, batcher: _Batcher,
+def _run_part(source: ReleasedSource, fi: int, part: tuple[int, int, int], info: dict, batcher: _Batcher,
               progress: Progress, s: StreamSettings) -> Summary:
-    pf = pq.ParquetFile(f)
-    cols = _read_columns(pf, info, s.keep_columns)
+    """Stream one part (row groups, or JSONL lines [a, b)) into per-bucket Parquet parts."""
+    f, (rg_a, rg_b, rows) = source.path, part
+    cols = _read_columns(source, info, s.keep_columns)
     summ = Summary()
     pid = Progress.part_id(fi, rg_a)
     writers: dict[int, pq.ParquetWriter] = {}
     paths: dict[int, Path] = {}
     counts = np.zeros(len(s.edges), dtype=np.int64)
-    batches = pf.iter_batches(batch_size=s.batch_rows, row_groups=list(range(rg_a, rg_b)), columns=cols)
+    batches = source.batches(part, s.batch_rows, cols)
     try:
         for batch in track(batches, f"stream {f.name} [{rg_a}:{rg_b})", total=math.ceil(rows / s.batch_rows)):
             table, per_bucket = batcher.process(batch, summ)
