@@ -16,7 +16,7 @@ import time
 from typing import Callable, Optional, Sequence, Union
 
 from nmframe.generation.base import CONTEXT_OVERFLOW, CompletionRequest, CompletionResult, strip_stop
-from nmframe.harmony.protocol import TOOL_OUTPUT_START
+from nmframe.harmony.protocol import TOOL_OUTPUT_HEADERS
 
 Turn = Union[str, Callable[[CompletionRequest, int], str]]
 
@@ -57,7 +57,7 @@ class ScriptedBackend:
         return [self._one(r) for r in requests]
 
     def _one(self, req: CompletionRequest) -> CompletionResult:
-        turn = req.prompt.count(TOOL_OUTPUT_START)
+        turn = sum(req.prompt.count(h) for h in TOOL_OUTPUT_HEADERS.values())
         prompt_tokens = self.tokens(req.prompt)
         if self.fail is not None:
             err = self.fail(req, turn)

@@ -72,6 +72,7 @@ class LoopSettings:
     call_timeout_s: float = 10.0
     tool_workers: int = 8
     count_teacher_tokens: bool = True
+    tool_header: str = "paper"  # tool-output header: paper (the teacher's protocol) | harmony (openai-harmony's)
 
 
 @dataclass
@@ -159,7 +160,7 @@ class TirLoop:
             prompt = render_problem_prompt(spec.problem["problem"], spec.mode, with_python_tool=spec.tir,
                                            tool_timeout_s=self.settings.call_timeout_s)
             teacher_prompt = count_teacher_tokens(prompt) if self.settings.count_teacher_tokens else None
-            states.append(_State(spec=spec, transcript=TirTranscript(prompt), teacher_prompt_tokens=teacher_prompt))
+            states.append(_State(spec=spec, transcript=TirTranscript(prompt, self.settings.tool_header), teacher_prompt_tokens=teacher_prompt))
         active = list(states)
         while active:
             self._round(active)

@@ -54,6 +54,13 @@ STOP_STRING = CALL
 
 #: Header of the block that carries a tool's output back to the model.
 TOOL_OUTPUT_START = "<|start|>python code to=assistant<|channel|>analysis<|message|>"
+#: openai-harmony's header for the same block (no ``code`` word): the form its own parser reads
+#: back. Training traces and the students' evaluation loop use it; the teacher's generation loop
+#: keeps the paper's header above.
+HARMONY_TOOL_OUTPUT_START = "<|start|>python to=assistant<|channel|>analysis<|message|>"
+#: Tool-output headers by name (``paper`` | ``harmony``).
+TOOL_OUTPUT_HEADERS = {"paper": TOOL_OUTPUT_START, "harmony": HARMONY_TOOL_OUTPUT_START}
+
 #: Closes the output block and reopens an assistant turn for the model to continue.
 TOOL_OUTPUT_END = "<|end|><|start|>assistant"
 
@@ -63,5 +70,6 @@ ASSISTANT_TURN = "<|start|>assistant"
 __all__ = [
     "START", "END", "MESSAGE", "CHANNEL", "CONSTRAIN", "CALL", "RETURN", "ENDOFTEXT",
     "TERMINATORS", "VALID_CHANNELS", "PYTHON_RECIPIENT", "CODE_START", "CODE_END",
-    "STOP_STRING", "TOOL_OUTPUT_START", "TOOL_OUTPUT_END", "ASSISTANT_TURN",
+    "STOP_STRING", "TOOL_OUTPUT_START", "HARMONY_TOOL_OUTPUT_START", "TOOL_OUTPUT_HEADERS", "TOOL_OUTPUT_END",
+    "ASSISTANT_TURN",
 ]

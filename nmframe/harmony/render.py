@@ -26,7 +26,7 @@ from .protocol import (
     CODE_START,
     STOP_STRING,
     TOOL_OUTPUT_END,
-    TOOL_OUTPUT_START,
+    TOOL_OUTPUT_HEADERS,
 )
 
 #: The instruction appended to every problem (the user turn of the paper).
@@ -188,11 +188,13 @@ def render_problem_prompt(problem: str, reasoning_effort: str = "high", with_pyt
     return render_prompt(user_prompt(problem), reasoning_effort, with_python_tool, **kwargs)
 
 
-def render_tool_output(output_text: str) -> str:
+def render_tool_output(output_text: str, header: str = "paper") -> str:
     """The block appended after a Python call, per the Nemotron-Math protocol.
 
     Returns exactly
-    ``<|start|>python code to=assistant<|channel|>analysis<|message|>{output}<|end|><|start|>assistant``.
+    ``<|start|>python code to=assistant<|channel|>analysis<|message|>{output}<|end|><|start|>assistant``
+    (``header="paper"``), or with openai-harmony's header ``<|start|>python to=assistant...``
+    (``header="harmony"``, which the library's parser reads back).
     ``output_text`` is inserted verbatim: truncation and formatting of the
     executor's output are the sandbox's job.
 
@@ -204,7 +206,9 @@ def render_tool_output(output_text: str) -> str:
     protocol's header ("unexpected tokens remaining in message header:
     Some("code")"); :mod:`nmframe.harmony.parse` accepts both.
     """
-    return f"{TOOL_OUTPUT_START}{output_text}{TOOL_OUTPUT_END}"
+    if header not in TOOL_OUTPUT_HEADERS:
+        raise ValueError(f"tool output header {header!r}: allowed {', '.join(TOOL_OUTPUT_HEADERS)}")
+    return f"{TOOL_OUTPUT_HEADERS[header]}{output_text}{TOOL_OUTPUT_END}"
 
 
 __all__ = [

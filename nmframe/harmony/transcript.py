@@ -38,10 +38,13 @@ from .render import render_tool_output
 class TirTranscript:
     """Prompt text and the completion built from model chunks and tool outputs."""
 
-    def __init__(self, prompt: str):
+    def __init__(self, prompt: str, tool_header: str = "paper"):
+        """``tool_header``: the header of tool-output blocks (``paper``, the teacher's protocol, or
+        ``harmony``, openai-harmony's, which students are trained and evaluated with)."""
         if not prompt.endswith(ASSISTANT_TURN):
             raise ValueError(f"prompt must end with {ASSISTANT_TURN!r} so that the model continues a turn")
         self.prompt = prompt
+        self.tool_header = tool_header
         self._parts: list[str] = []
         self._pending: Optional[str] = None
         self.num_tool_calls = 0
@@ -102,7 +105,7 @@ class TirTranscript:
         """Append the output block for the pending call and reopen the assistant turn."""
         if self._pending is None:
             raise RuntimeError("no pending tool call to answer")
-        self._parts.append(render_tool_output(text))
+        self._parts.append(render_tool_output(text, self.tool_header))
         self._pending = None
         self.num_tool_outputs += 1
 

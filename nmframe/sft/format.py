@@ -29,7 +29,8 @@ import numpy as np
 
 from nmframe.harmony import (PYTHON_TOOL_SPEC, parse_completion,
                              render_prompt, render_tool_output, user_prompt)
-from nmframe.harmony.protocol import CALL, CODE_START, END, RETURN, START, TERMINATORS
+from nmframe.harmony.protocol import (CALL, CODE_START, END, HARMONY_TOOL_OUTPUT_START, RETURN, START, TERMINATORS,
+                                      TOOL_OUTPUT_START)
 
 MODES = ("high", "medium", "low")
 TEMPLATES = ("harmony", "chat")
@@ -113,7 +114,8 @@ def messages_to_harmony_completion(messages: list) -> str:
             if content:
                 parts.append(f"{START}assistant<|channel|>final<|message|>{content}{RETURN}")
         elif role == "tool":
-            out = render_tool_output(m.get("content") or "")
+            # openai-harmony's header, so that its parser reads the training text back
+            out = render_tool_output(m.get("content") or "", "harmony")
             parts.append(out[: -len(f"{START}assistant")])  # the next assistant message opens its own turn
         else:
             raise SkipTrace("bad_message", f"message {i} has role {role!r}")
@@ -175,7 +177,8 @@ def _harmony_loss_spans(completion: str, offset: int) -> list[tuple[int, int]]:
 def render_harmony(rec: TraceRecord, require_finished: bool = True,
                    tool_timeout_s: float | None = None) -> tuple[str, list[tuple[int, int]]]:
     completion = rec.completion if rec.completion else messages_to_harmony_completion(rec.messages)
-    completion = _close_final(completion, require_finished)
+    # the teacher's tool-output header (the paper's) -> openai-harmony's, which its parser reads back
+    completion = _close_final(completion.replace(TOOL_OUTPUT_START, HARMONY_TOOL_OUTPUT_START), require_finished)
     prompt = render_prompt(user_prompt(rec.problem), rec.mode, with_python_tool=rec.tir,
                            tool_timeout_s=tool_timeout_s)
     return prompt + completion, _harmony_loss_spans(completion, len(prompt))

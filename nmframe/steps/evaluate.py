@@ -55,7 +55,7 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 @register_step
 class Evaluate(Step):
     name = "evaluate"
-    VERSION = "1"
+    VERSION = "2"  # 2: a student's tool outputs in openai-harmony's header, as it was trained
     description = "sample the model on each benchmark per mode x tir, grade (math-verify / LLM judge), score"
     inputs = ("train_stage",)
 
@@ -158,7 +158,9 @@ class Evaluate(Step):
                     max_tokens=int(ev.max_tokens), temperature=float(ev.temperature), top_p=float(ev.top_p),
                     max_calls=int(cfg.tir.max_calls), output_chars=int(cfg.tir.output_chars),
                     call_timeout_s=float(cfg.tir.call_timeout_s), tool_workers=int(cfg.generate.tool_workers),
-                    count_teacher_tokens=False)
+                    count_teacher_tokens=False,
+                    # a student saw tool outputs in openai-harmony's header in training (nmframe.sft.format)
+                    tool_header="harmony" if model.kind == "student" else "paper")
 
                 def progress(done, total):
                     ctx.log.info("evaluate %s: %d/%d samples", ctx.task.id, done, total)

@@ -56,7 +56,7 @@ def count_rows(files: list[Path]) -> int:
 @register_step
 class PrepareSft(Step):
     name = "prepare_sft"
-    VERSION = "1"
+    VERSION = "2"  # 2: tool outputs in openai-harmony's header; the system prompt states tir.call_timeout_s
     description = "render kept traces with the student's tokenizer: token ids + assistant-only loss masks"
     # tir.call_timeout_s: the harmony system prompt states it, as generation's prompt did
     slice_paths = ("sft.template", "sft.require_finished", "model.tokenizer", "tir.call_timeout_s")

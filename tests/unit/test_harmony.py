@@ -478,3 +478,61 @@ def test_the_python_tool_declaration_states_the_configured_timeout():
     assert ours == stock.replace("time out after 120.0 seconds", "time out after 10.0 seconds")
     assert render_problem_prompt("What is 1+1?", "high", tool_timeout_s=10) == \
         render_problem_prompt("What is 1+1?", "high")  # no tool, no declaration
+
+
+def _parse_with_openai_harmony(completion: str):
+    from openai_harmony import Role
+
+    from nmframe.harmony.encoding import load_harmony_encoding
+
+    enc = load_harmony_encoding()
+    toks = enc.encode(completion, allowed_special="all")
+    return [(m.author.role.value, m.author.name, m.channel, m.recipient, m.content[0].text)
+            for m in enc.parse_messages_from_completion_tokens(toks, role=Role.ASSISTANT)]
+
+
+TIR_MESSAGES = [
+    {"role": "user", "content": "What is 6*7?"},
+    {"role": "assistant", "content": "", "reasoning_content": "Let me compute.",
+     "tool_calls": [{"id": "call_0", "type": "function",
+                     "function": {"name": "stateful_python_code_exec", "arguments": '{"code": "print(6*7)"}'}}]},
+    {"role": "tool", "content": "42\n", "tool_call_id": "call_0", "name": "stateful_python_code_exec"},
+    {"role": "assistant", "content": "\\boxed{42}", "reasoning_content": "So 42.", "tool_calls": []},
+]
+
+
+def test_training_traces_read_back_with_openai_harmonys_parser():
+    from nmframe.sft.format import TraceRecord, render_harmony
+
+    rec = TraceRecord(problem_id="p", problem="What is 6*7?", mode="high", tir=True, seed=0,
+                      completion=None, messages=TIR_MESSAGES[1:])
+    text, _ = render_harmony(rec, tool_timeout_s=10)
+    prompt_end = text.index("What is 6*7?")
+    completion = text[text.index("<|start|>assistant", prompt_end) + len("<|start|>assistant"):]
+    assert _parse_with_openai_harmony(completion) == [
+        ("assistant", None, "analysis", None, "Let me compute."),
+        ("assistant", None, "analysis", "python", "print(6*7)"),
+        ("tool", "python", "analysis", "assistant", "42\n"),
+        ("assistant", None, "analysis", None, "So 42."),
+        ("assistant", None, "final", None, "\\boxed{42}"),
+    ]
+
+
+def test_the_teachers_loop_keeps_the_papers_header_and_a_students_loop_reads_back():
+    from nmframe.harmony import render_problem_prompt
+    from nmframe.harmony.transcript import TirTranscript
+
+    prompt = render_problem_prompt("What is 6*7?", "high", with_python_tool=True, tool_timeout_s=10)
+    for header, parsable in (("paper", False), ("harmony", True)):
+        t = TirTranscript(prompt, header)
+        assert t.append_model_text("<|channel|>analysis to=python code<|message|>print(6*7)",
+                                   stopped_on="<|call|>") == "print(6*7)"
+        t.append_tool_output("42\n")
+        t.append_model_text("<|channel|>final<|message|>\\boxed{42}", stopped_on="<|return|>")
+        completion = t.completion_text()
+        if header == "paper":
+            assert "<|start|>python code to=assistant<|channel|>analysis<|message|>42" in completion
+            with pytest.raises(Exception, match="unexpected tokens remaining in message header"):
+                _parse_with_openai_harmony(completion)
+        else:
+            assert _parse_with_openai_harmony(completion)[1] == ("tool", "python", "analysis", "assistant", "42\n")

@@ -29,7 +29,8 @@ def test_harmony_loss_is_on_assistant_tokens_only(tok):
     assert d["target"] == ("<|channel|>analysis<|message|>Let me compute.<|end|>" + CODE_START + "print(6*7)<|call|>"
                            "<|channel|>final<|message|>The answer is \\boxed{42}.<|return|>")
     assert "Reasoning: high" in d["context"] and "## python" in d["context"]
-    assert d["context"].endswith("<|start|>python code to=assistant<|channel|>analysis<|message|>42\n"
+    # tool outputs are context (no loss), in openai-harmony's header
+    assert d["context"].endswith("<|start|>python to=assistant<|channel|>analysis<|message|>42\n"
                                  "<|end|><|start|>assistant")
     assert ids.dtype == np.int32 and mask.dtype == np.uint8 and ids.shape == mask.shape
 
@@ -65,7 +66,9 @@ def test_messages_render_to_the_same_harmony_completion():
     from nmframe.harmony import parse_completion
 
     msgs = parse_completion(TIR_COMPLETION + "<|return|>").to_messages(user_content="What is 6*7?")
-    assert messages_to_harmony_completion(msgs) == TIR_COMPLETION + "<|return|>"
+    # the same completion, with tool outputs in openai-harmony's header (the form its parser reads back)
+    assert messages_to_harmony_completion(msgs) == TIR_COMPLETION.replace(
+        "<|start|>python code to=assistant", "<|start|>python to=assistant") + "<|return|>"
 
 
 def test_chat_template_masks_assistant_turns(tok):
