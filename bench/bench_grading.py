@@ -218,8 +218,12 @@ def main(argv=None) -> int:
     items = make_workload(n_problems, args.per_problem, args.seed)
     n = len(items)
     pairs = [(g, p) for _, _, g, p in items]
+    distinct = len(set(pairs))
     print(f"workload: {n} predictions over {n_problems} problems ({args.per_problem} each), "
-          f"{len(set(pairs))} distinct (gold, pred) pairs, cores: {os.cpu_count()}")
+          f"{distinct} distinct (gold, pred) pairs, cores: {os.cpu_count()}")
+    # the share of pairs seen before in the workload: what deduplication and the cache can save,
+    # so speedups are only comparable between workloads with similar repeat rates
+    print(f"repeat rate: {1 - distinct / max(n, 1):.1%} of pairs repeat an earlier pair")
     print("gold kinds:", dict(Counter(k for _, k, _, _ in items[:: args.per_problem])))
 
     from nmframe.answers import cache_stats, clear_cache, grade_many, shutdown_pool
