@@ -1,27 +1,120 @@
 """Content-addressed artifact directories: `<root>/<step>/<key>/`.
 
-Why: a finished step must never be recomputed, and a crash must never leave something that looks
-finished. A task writes into a private temporary directory next to its final path and renames it
-into place only after `manifest.json` is written; so "the final directory exists" means
-"complete". A per-key lock (flock, released by the kernel when its holder dies) makes two
-concurrent runs compute a key once: the second waits, then finds the artifact and reuses it.
+Why: a finished step must never be recomputed, and a crash or a damaged file must never leave
+something that is used as finished. A task writes into a private temporary directory next to its
+final path; `commit` lists every file with its size and sha256 in `manifest.json` and moves the
+directory into place in one atomic exchange, so "the final directory exists" means "complete" and
+no kill at any instruction leaves a key without an artifact. Reuse checks the listed files
+(`check`): sizes always, a file's hash when its size or mtime moved, every hash when asked to
+verify. A per-key lock (flock, released by the kernel when its holder dies) makes two concurrent
+runs compute a key once; the holder also clears what a killed commit left behind.
 """
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import fcntl
+import hashlib
 import json
 import os
 import shutil
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Optional
 
 MANIFEST = "manifest.json"
+NOT_CONTENT = frozenset({"step.log"})  # listed and checked, but not part of what downstream artifacts depend on
+_TEMP, _OLD, _LEGACY_TRASH = ".tmp", ".old", ".trash"
+
+# Called with the name of each point of `commit` (tests use it to kill the process there).
+commit_hook: Optional[Callable[[str], None]] = None
 
 
 class LeaseTimeout(TimeoutError):
     pass
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What `ArtifactStore.check` found: state is "ok", "missing", "damaged" or "stale" (with the
+    reason)."""
+    state: str
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "ok"
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def list_files(root: Path) -> dict[str, dict]:
+    """relative path -> {size, sha256, mtime_ns} of every file under root except the manifest."""
+    out = {}
+    for dirpath, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            p = Path(dirpath) / name
+            rel = p.relative_to(root).as_posix()
+            if rel == MANIFEST:
+                continue
+            st = p.stat()
+            out[rel] = {"size": st.st_size, "sha256": file_digest(p), "mtime_ns": st.st_mtime_ns}
+    return out
+
+
+def files_digest(files: dict[str, dict]) -> str:
+    """One hash of an artifact's content (its file names and hashes): what a downstream artifact
+    records of each input, so a recomputed input that came out different makes it stale. The
+    step's own log is left out: it differs on every computation without changing the result."""
+    canon = json.dumps({k: v.get("sha256") for k, v in sorted(files.items()) if k not in NOT_CONTENT}, sort_keys=True)
+    return hashlib.sha256(canon.encode()).hexdigest()
+
+
+def _check_files(root: Path, files: dict, deep: bool) -> str:
+    """The first reason the files under root differ from the manifest's list, or ""."""
+    for rel, want in sorted(files.items()):
+        if not isinstance(want, dict) or not isinstance(want.get("size"), int) or not isinstance(want.get("sha256"), str):
+            return f"manifest entry for {rel!r} is malformed"
+        if Path(rel).is_absolute() or ".." in Path(rel).parts:
+            return f"manifest lists a file outside the artifact: {rel!r}"
+        p = root / rel
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            return f"{rel} is missing"
+        if st.st_size != want["size"]:
+            return f"{rel} has {st.st_size} bytes, the manifest says {want['size']}"
+        if deep or st.st_mtime_ns != want.get("mtime_ns"):
+            if file_digest(p) != want["sha256"]:
+                return f"{rel} was modified (sha256 differs from the manifest)"
+    return ""
+
+
+def _renameat2_exchange(a: Path, b: Path) -> None:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); OSError where refused."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fn = getattr(libc, "renameat2", None)
+    if fn is None:
+        raise OSError(errno.ENOSYS, "renameat2 is not available")
+    at_fdcwd, rename_exchange = -100, 2
+    if fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), str(a))
+
+
+def _hook(point: str) -> None:
+    if commit_hook is not None:
+        commit_hook(point)
 
 
 class ArtifactStore:
@@ -31,12 +124,58 @@ class ArtifactStore:
     def path(self, step: str, key: str) -> Path:
         return self.root / step / key
 
+    def check(self, step: str, key: str, deep: bool = False) -> Verdict:
+        """Is (step, key) complete and undamaged? Sizes always; hashes of files whose mtime moved;
+        every hash when deep. Never raises for a damaged artifact: the verdict says why."""
+        final = self.path(step, key)
+        mpath = final / MANIFEST
+        if not final.is_dir():
+            return Verdict("missing")
+        if not mpath.is_file():
+            return Verdict("damaged", f"{MANIFEST} is missing")
+        try:
+            manifest = json.loads(mpath.read_text())
+        except (ValueError, UnicodeDecodeError):
+            return Verdict("damaged", f"{MANIFEST} is not valid JSON")
+        if not isinstance(manifest, dict):
+            return Verdict("damaged", f"{MANIFEST} is not a JSON object")
+        if manifest.get("step") != step or manifest.get("key") != key:
+            return Verdict("damaged", f"{MANIFEST} describes {manifest.get('step')}/{manifest.get('key')}, "
+                                      f"not {step}/{key}")
+        files = manifest.get("files")
+        if not isinstance(files, dict):
+            return Verdict("damaged", f"{MANIFEST} lists no files (written before file checks existed)")
+        reason = _check_files(final, files, deep)
+        return Verdict("damaged", reason) if reason else Verdict("ok")
+
+    def reusable(self, step: str, key: str, inputs: dict[str, tuple[str, str]], deep: bool = False) -> Verdict:
+        """`check`, plus: every input (name -> (step, key)) still has the content this artifact was
+        computed from. A recomputed input that came out different makes the artifact stale."""
+        verdict = self.check(step, key, deep)
+        if not verdict.ok:
+            return verdict
+        recorded = (self.manifest(step, key) or {}).get("inputs") or {}
+        for name, (in_step, in_key) in sorted(inputs.items()):
+            was = recorded.get(name, {}).get("digest") if isinstance(recorded.get(name), dict) else None
+            now = self.content_digest(in_step, in_key)
+            if was is None or now is None or was != now:
+                return Verdict("stale", f"input {name!r} ({in_step}/{in_key}) changed since it was computed")
+        return verdict
+
     def is_done(self, step: str, key: str) -> bool:
-        return (self.path(step, key) / MANIFEST).is_file()
+        return self.check(step, key).ok
 
     def manifest(self, step: str, key: str) -> dict | None:
         p = self.path(step, key) / MANIFEST
-        return json.loads(p.read_text()) if p.is_file() else None
+        try:
+            return json.loads(p.read_text()) if p.is_file() else None
+        except (ValueError, UnicodeDecodeError):
+            return None
+
+    def content_digest(self, step: str, key: str) -> str | None:
+        m = self.manifest(step, key)
+        files = m.get("files") if isinstance(m, dict) else None
+        return files_digest(files) if isinstance(files, dict) else None
 
     def _lock_path(self, step: str, key: str) -> Path:
         d = self.root / step / ".locks"
@@ -60,41 +199,80 @@ class ArtifactStore:
                     time.sleep(poll_s)
             os.ftruncate(fd, 0)
             os.write(fd, f"pid={os.getpid()} host={os.uname().nodename} since={time.time():.0f}\n".encode())
-            self._remove_stale_temps(step, key)
+            self.recover(step, key)
             yield
         finally:
             with contextlib.suppress(OSError):
                 fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
-    def _remove_stale_temps(self, step: str, key: str) -> None:
-        """Temporary directories of this key left by a killed process (we hold the lock, so no
-        live process is writing them)."""
-        for p in (self.root / step).glob(f".tmp-{key}-*"):
+    def recover(self, step: str, key: str) -> None:
+        """Clear what killed processes left for this key; call only under the key's lease (no live
+        process is writing them). An old artifact set aside by a commit that died before the new
+        one was in place is moved back; every other leftover is removed."""
+        step_dir = self.root / step
+        final = self.path(step, key)
+        for p in sorted(step_dir.glob(f"{_OLD}-{key}-*")) + sorted(step_dir.glob(f"{_LEGACY_TRASH}-{key}-*")):
+            if not final.exists() and (p / MANIFEST).is_file():
+                os.rename(p, final)
+                _fsync_dir(step_dir)
+            else:
+                shutil.rmtree(p, ignore_errors=True)
+        for p in step_dir.glob(f"{_TEMP}-{key}-*"):
             shutil.rmtree(p, ignore_errors=True)
 
     def new_temp(self, step: str, key: str) -> Path:
-        d = self.root / step / f".tmp-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        d = self.root / step / f"{_TEMP}-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         d.mkdir(parents=True)
         return d
 
     def commit(self, step: str, key: str, temp: Path, manifest: dict) -> Path:
-        """Write the manifest last, fsync, and rename into place. Replaces a forced old copy."""
+        """List the files, write the manifest last, fsync, and move `temp` into place. A forced
+        old copy is swapped out in one atomic exchange (the old one then lies at the temp path and
+        is removed); where the filesystem refuses the exchange, the old copy is set aside and only
+        removed once the new one is in place (`recover` moves it back after a kill in between)."""
+        manifest = {**manifest, "step": step, "key": key, "files": list_files(temp)}
         (temp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
         _fsync_tree(temp)
         final = self.path(step, key)
-        trash = None
-        if final.exists():
-            trash = final.with_name(f".trash-{key}-{uuid.uuid4().hex[:8]}")
-            os.rename(final, trash)
-        os.rename(temp, final)
+        _hook("written")
+        if not final.exists():
+            os.rename(temp, final)
+            _hook("renamed")
+            _fsync_dir(final.parent)
+            return final
+        try:
+            _renameat2_exchange(temp, final)
+        except OSError as exc:
+            if exc.errno not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+                raise
+            return self._commit_keeping_old(key, temp, final)
+        _hook("exchanged")
         _fsync_dir(final.parent)
-        if trash is not None:
-            shutil.rmtree(trash, ignore_errors=True)
+        shutil.rmtree(temp, ignore_errors=True)  # the old copy
+        _hook("removed-old")
+        return final
+
+    def _commit_keeping_old(self, key: str, temp: Path, final: Path) -> Path:
+        old = final.with_name(f"{_OLD}-{key}-{uuid.uuid4().hex[:8]}")
+        os.rename(final, old)
+        _hook("set-aside-old")
+        os.rename(temp, final)
+        _hook("renamed")
+        _fsync_dir(final.parent)
+        shutil.rmtree(old, ignore_errors=True)
+        _hook("removed-old")
         return final
 
     def discard(self, temp: Path) -> None:
         shutil.rmtree(temp, ignore_errors=True)
+
+    def artifacts(self) -> list[tuple[str, str]]:
+        """(step, key) of every committed artifact directory in the store."""
+        if not self.root.is_dir():
+            return []
+        return sorted((s.name, k.name) for s in self.root.iterdir() if s.is_dir() and not s.name.startswith(".")
+                      for k in s.iterdir() if k.is_dir() and not k.name.startswith("."))
 
 
 def _fsync_dir(path: Path) -> None:
