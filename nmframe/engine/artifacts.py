@@ -232,7 +232,10 @@ class ArtifactStore:
         is removed); where the filesystem refuses the exchange, the old copy is set aside and only
         removed once the new one is in place (`recover` moves it back after a kill in between)."""
         manifest = {**manifest, "step": step, "key": key, "files": list_files(temp)}
-        (temp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+        try:
+            (temp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+        except OSError as exc:  # disk full: name the file, not just the errno
+            raise OSError(exc.errno, exc.strerror, str(temp / MANIFEST)) from exc
         _fsync_tree(temp)
         final = self.path(step, key)
         _hook("written")

@@ -23,6 +23,9 @@ from nmframe.engine.task import Task
 from nmframe.launch.base import ExecutionPlan, PlannedTask, TaskOutcome, TaskState, worker_command
 
 
+INPUT_RECOMPUTED = "an input is recomputed; reused if that input comes out identical"
+
+
 @dataclass
 class PlanEntry:
     task: Task
@@ -85,7 +88,7 @@ def make_plan(points: list[tuple[list[str], DictConfig]], verify: bool = False) 
                 run, why = True, verdicts[t.key].reason
             elif any(d in running for d in t.deps):
                 # its input is recomputed: the worker reuses it if the input comes out identical
-                run, why = True, "an input is recomputed; reused if that input comes out identical"
+                run, why = True, INPUT_RECOMPUTED
         if run:
             running.add(t.key)
         entries.append(PlanEntry(task=t, point=membership[t.key][0], cached=cached[t.key], run=run, forced=forced,
@@ -151,10 +154,12 @@ def execute_plan(plan: Plan, argv: list[str] | None = None, echo=print, on_state
             rd.set_state(e.task.key, "pending")
     outcomes = launcher.launch(ExecutionPlan(run_dir=rd.path, tasks=planned, env=env))
     states = rd.states()
+    why = {e.task.key: e.why for e in plan.entries}
     for key, out in outcomes.items():
         worker_state = states.get(key, {}).get("state")
         if out.state == TaskState.DONE and worker_state == "cached":
-            out.message = "computed by a concurrent run; reused"
+            out.message = ("its recomputed input came out identical; reused" if why.get(key) == INPUT_RECOMPUTED
+                           else "computed by a concurrent run; reused")
         if worker_state not in ("done", "cached", "failed") or out.state in (TaskState.SKIPPED, TaskState.CANCELLED):
             rd.set_state(key, out.state.value, job_id=out.job_id, message=out.message)
         elif out.job_id:

@@ -25,9 +25,16 @@ from nmframe.engine.task import Task
 
 
 def _atomic_write(path: Path, text: str) -> None:
+    """Replace `path` whole or not at all; a failed write (disk full) names the file it was for."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.filename:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
 
 
 @dataclass
