@@ -14,6 +14,7 @@ import typing
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 
+import yaml
 from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
@@ -145,6 +146,14 @@ def explain(exc: BaseException) -> str:
     return text
 
 
+def _yaml_error_line(exc: "yaml.YAMLError") -> str:
+    """A config file that is not YAML: its file:line and what the parser expected."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{mark.name}:{mark.line + 1}: " if mark is not None else ""
+    what = " ".join(x for x in (getattr(exc, "context", None), getattr(exc, "problem", None)) if x) or str(exc)
+    return f"{where}not valid YAML ({what})"
+
+
 def _absolutize(cfg: DictConfig) -> None:
     base = Path(os.environ.get("NMFRAME_WORKDIR", os.getcwd()))
     for key in ("outputs", "data"):
@@ -169,6 +178,8 @@ def compose(overrides: list[str], extra_dirs: list[Path] | None = None, check: b
         plain = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True, throw_on_missing=True)
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
         raise OverrideError(explain(exc)) from exc
+    except yaml.YAMLError as exc:
+        raise OverrideError(_yaml_error_line(exc)) from exc
     finally:
         GlobalHydra.instance().clear()
     out = OmegaConf.create(plain)

@@ -150,3 +150,11 @@ def test_one_run_lookup_for_status_and_report(tmp_path):
     with pytest.raises(RunNotFound, match="no run or experiment named '../runs'"):
         find_run("../runs", runs)
     assert main(["status", "nothing-like-this", "--outputs", str(tmp_path / "outputs")]) == 2
+
+
+def test_config_file_that_is_not_yaml_names_file_and_line(nm_env, capsys):
+    (nm_env / "mine" / "experiment").mkdir(parents=True)
+    (nm_env / "mine" / "experiment" / "bad.yaml").write_text("name: x\ntrainer: {lr: [1,\n")
+    assert main(["plan", "--config-dir", str(nm_env / "mine"), *base_overrides(nm_env)[1:], "experiment=bad"]) == 2
+    err = "".join(capsys.readouterr().err.split())  # the console wraps long lines anywhere
+    assert f"{nm_env / 'mine' / 'experiment' / 'bad.yaml'}:3:notvalidYAML" in err and "Traceback" not in err

@@ -124,3 +124,13 @@ def test_fields_of_the_wrong_type_are_row_errors_with_file_and_line(nm_env):
                        f"{f}:8": "field 'subset' must be a string, got int"}
     kept = read_jsonl(_artifact(nm_env) / "problems.jsonl")
     assert len(kept) == 17 and kept[6]["id"] == "17"  # rows 4, 6, 8 dropped
+
+
+def test_over_long_number_in_a_row_is_a_bad_line(tmp_path):
+    from nmframe.datafiles import iter_rows
+
+    f = tmp_path / "long.jsonl"
+    f.write_text('{"problem": "p", "expected_answer": 1}\n{"problem": "q", "expected_answer": %s}\n' % ("9" * 5000))
+    out = list(iter_rows(f))
+    assert out[0] == (1, {"problem": "p", "expected_answer": 1}, None)
+    assert out[1][:2] == (2, None) and "Exceeds the limit (4300 digits)" in out[1][2]
