@@ -38,13 +38,13 @@ _SAFE_PATH = re.compile(r"[A-Za-z0-9._/-]+")
 
 def check_safe_path(what: str, value: str, max_len: int | None = None) -> None:
     """`name` and group choices become paths (run directories, config files): letters, digits,
-    . _ - / only, relative, no `..`, no `${...}` interpolation. Raises OverrideError naming `what`."""
+    . _ - / only, relative, no `..` / `.` / empty parts, no `${...}` interpolation. Raises OverrideError naming `what`."""
     if "${" in value:
         raise OverrideError(f"{what}={value!r}: interpolation is not allowed here")
     if not _SAFE_PATH.fullmatch(value):
         raise OverrideError(f"{what}={value[:60]!r}: use only letters, digits, '.', '_', '-' and '/'")
-    if value.startswith("/") or ".." in value.split("/"):
-        raise OverrideError(f"{what}={value!r}: must be a relative name without '..' "
+    if any(part in ("", ".", "..") for part in value.split("/")):
+        raise OverrideError(f"{what}={value!r}: must be a relative name without '..', '.' or empty parts "
                             "(your own configs come from --config-dir folders)")
     if max_len is not None and len(value) > max_len:
         raise OverrideError(f"{what}: {len(value)} characters is too long (at most {max_len})")

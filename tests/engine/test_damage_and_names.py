@@ -96,6 +96,8 @@ def test_slash_in_name_stays_inside_runs(tmp_path):
     ("name=" + "a" * 5000, "5000 characters is too long (at most 100)"),
     ("source.max_problems=" + "9" * 5000, "value has 5000 digits"),
     ("hydra.searchpath=[file:///etc]", "hydra settings are not overridable"),
+    ("name=.", "must be a relative name without '..', '.' or empty parts"),
+    ("model=/etc/passwd", "must be a relative name without '..', '.' or empty parts"),
 ])
 def test_unsafe_names_and_long_numbers_are_one_line(nm_env, capsys, override, message):
     assert main(["plan", *base_overrides(nm_env), override]) == 2
