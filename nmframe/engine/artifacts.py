@@ -2,12 +2,12 @@
 
 Why: a finished step must never be recomputed, and a crash or a damaged file must never leave
 something that is used as finished. A task writes into a private temporary directory next to its
-final path; `commit` lists every file with its size and sha256 in `manifest.json` and moves the
-directory into place in one atomic exchange, so "the final directory exists" means "complete" and
-no kill at any instruction leaves a key without an artifact. Reuse checks the listed files
-(`check`): sizes always, a file's hash when its size or mtime moved, every hash when asked to
-verify. A per-key lock (flock, released by the kernel when its holder dies) makes two concurrent
-runs compute a key once; the holder also clears what a killed commit left behind.
+final path; `commit` lists every file in `manifest.json` (see integrity.py) and moves the
+directory into place, swapping out a forced old copy in one atomic exchange, so "the final
+directory exists" means "complete" and no kill at any instruction leaves a key without an
+artifact. `check` / `reusable` say whether an artifact may be reused, and why not. A per-key lock
+(flock, released by the kernel when its holder dies) makes two concurrent runs compute a key once;
+its holder also restores or clears what a killed commit left behind.
 """
 from __future__ import annotations
 
@@ -15,18 +15,18 @@ import contextlib
 import ctypes
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-MANIFEST = "manifest.json"
-NOT_CONTENT = frozenset({"step.log"})  # listed and checked, but not part of what downstream artifacts depend on
+from nmframe.engine.integrity import MANIFEST, Verdict, check_files, file_digest, files_digest, list_files
+
+__all__ = ["MANIFEST", "ArtifactStore", "LeaseTimeout", "Verdict", "file_digest", "files_digest", "list_files"]
+
 _TEMP, _OLD, _LEGACY_TRASH = ".tmp", ".old", ".trash"
 
 # Called with the name of each point of `commit` (tests use it to kill the process there).
@@ -35,69 +35,6 @@ commit_hook: Optional[Callable[[str], None]] = None
 
 class LeaseTimeout(TimeoutError):
     pass
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """What `ArtifactStore.check` found: state is "ok", "missing", "damaged" or "stale" (with the
-    reason)."""
-    state: str
-    reason: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.state == "ok"
-
-
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def list_files(root: Path) -> dict[str, dict]:
-    """relative path -> {size, sha256, mtime_ns} of every file under root except the manifest."""
-    out = {}
-    for dirpath, dirs, files in os.walk(root):
-        dirs.sort()
-        for name in sorted(files):
-            p = Path(dirpath) / name
-            rel = p.relative_to(root).as_posix()
-            if rel == MANIFEST:
-                continue
-            st = p.stat()
-            out[rel] = {"size": st.st_size, "sha256": file_digest(p), "mtime_ns": st.st_mtime_ns}
-    return out
-
-
-def files_digest(files: dict[str, dict]) -> str:
-    """One hash of an artifact's content (its file names and hashes): what a downstream artifact
-    records of each input, so a recomputed input that came out different makes it stale. The
-    step's own log is left out: it differs on every computation without changing the result."""
-    canon = json.dumps({k: v.get("sha256") for k, v in sorted(files.items()) if k not in NOT_CONTENT}, sort_keys=True)
-    return hashlib.sha256(canon.encode()).hexdigest()
-
-
-def _check_files(root: Path, files: dict, deep: bool) -> str:
-    """The first reason the files under root differ from the manifest's list, or ""."""
-    for rel, want in sorted(files.items()):
-        if not isinstance(want, dict) or not isinstance(want.get("size"), int) or not isinstance(want.get("sha256"), str):
-            return f"manifest entry for {rel!r} is malformed"
-        if Path(rel).is_absolute() or ".." in Path(rel).parts:
-            return f"manifest lists a file outside the artifact: {rel!r}"
-        p = root / rel
-        try:
-            st = p.stat()
-        except FileNotFoundError:
-            return f"{rel} is missing"
-        if st.st_size != want["size"]:
-            return f"{rel} has {st.st_size} bytes, the manifest says {want['size']}"
-        if deep or st.st_mtime_ns != want.get("mtime_ns"):
-            if file_digest(p) != want["sha256"]:
-                return f"{rel} was modified (sha256 differs from the manifest)"
-    return ""
 
 
 def _renameat2_exchange(a: Path, b: Path) -> None:
@@ -145,7 +82,7 @@ class ArtifactStore:
         files = manifest.get("files")
         if not isinstance(files, dict):
             return Verdict("damaged", f"{MANIFEST} lists no files (written before file checks existed)")
-        reason = _check_files(final, files, deep)
+        reason = check_files(final, files, deep)
         return Verdict("damaged", reason) if reason else Verdict("ok")
 
     def reusable(self, step: str, key: str, inputs: dict[str, tuple[str, str]], deep: bool = False) -> Verdict:

@@ -9,7 +9,8 @@ import textwrap
 import pytest
 
 from nmframe.engine import artifacts
-from nmframe.engine.artifacts import MANIFEST, ArtifactStore, files_digest
+from nmframe.engine.artifacts import MANIFEST, ArtifactStore
+from nmframe.engine.integrity import file_digest, files_digest
 
 
 def _commit(store, key, text, step="s"):
@@ -26,7 +27,7 @@ def test_manifest_lists_size_and_sha256_of_every_file(tmp_path):
     files = json.loads((final / MANIFEST).read_text())["files"]
     assert sorted(files) == ["data.jsonl", "sub/extra.txt"]
     assert files["data.jsonl"]["size"] == 9
-    assert files["data.jsonl"]["sha256"] == artifacts.file_digest(final / "data.jsonl")
+    assert files["data.jsonl"]["sha256"] == file_digest(final / "data.jsonl")
     assert store.check("s", "k1").ok and store.check("s", "k1", deep=True).ok
 
 
