@@ -291,10 +291,13 @@ def cmd_verify(args) -> int:
     cfg = compose_points(list(args.overrides), multirun=False, extra_dirs=args.config_dir or None)[0][1]
     store = ArtifactStore(cfg.paths.artifacts)
     found = store.artifacts()
-    damaged = [(step, key, v.reason) for step, key in found for v in [store.check(step, key, deep=True)] if not v.ok]
-    for step, key, reason in damaged:
-        err_console.print(f"damaged {step}/{key}: {reason}", markup=False, highlight=False)
-    console.print(f"{len(found)} artifacts in {store.root}: {len(found) - len(damaged)} intact, {len(damaged)} damaged"
+    damaged = 0
+    for step, key in found:
+        verdict = store.check(step, key, deep=True)
+        if not verdict.ok:
+            damaged += 1
+            err_console.print(f"damaged {step}/{key}: {verdict.reason}", markup=False, highlight=False)
+    console.print(f"{len(found)} artifacts in {store.root}: {len(found) - damaged} intact, {damaged} damaged"
                   + ("; `nmframe run --verify ...` recomputes them" if damaged else ""), markup=False)
     return 1 if damaged else 0
 
@@ -323,10 +326,10 @@ def main(argv: list[str] | None = None) -> int:
         err_console.print(f"[red]cannot plan:[/red] {exc}", markup=True, highlight=False)
         return 2
     except RunNotFound as exc:
-        err_console.print(f"[red]{exc}[/red]", markup=True, highlight=False)
+        err_console.print(str(exc), style="red", markup=False, highlight=False)
         return 2
     except OSError as exc:
-        err_console.print(f"[red]{_os_error_line(exc)}[/red]", markup=True, highlight=False)
+        err_console.print(_os_error_line(exc), style="red", markup=False, highlight=False)
         return 1
     except KeyboardInterrupt:
         err_console.print("interrupted")
