@@ -38,7 +38,8 @@ _SAFE_PATH = re.compile(r"[A-Za-z0-9._/-]+")
 
 def check_safe_path(what: str, value: str, max_len: int | None = None) -> None:
     """`name` and group choices become paths (run directories, config files): letters, digits,
-    . _ - / only, relative, no `..` / `.` / empty parts, no `${...}` interpolation. Raises OverrideError naming `what`."""
+    . _ - / only, relative, no `..` / `.` / empty parts, no `${...}` interpolation. Raises
+    OverrideError naming `what`."""
     if "${" in value:
         raise OverrideError(f"{what}={value!r}: interpolation is not allowed here")
     if not _SAFE_PATH.fullmatch(value):
