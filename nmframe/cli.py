@@ -4,6 +4,7 @@
     nmframe plan experiment=quickstart launcher=slurm  the DAG as a table: no side effects
     nmframe run -m mode=high,low tir=on,off            a sweep; shared steps run once
     nmframe status                                     runs and the states of their tasks
+    nmframe verify                                     check every artifact's files against its manifest
 
 Everything after the verb is a Hydra override (group=choice, key=value, +key=value).
 """
@@ -20,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from nmframe.config import ConfigError, OverrideError, compose_points, conf_dir, group_choices
+from nmframe.engine.runs import RunNotFound
 
 # tables are wide: when output is a file or pipe (logs, CI), do not squeeze them into 80 columns
 _width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160"))
@@ -73,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
                          formatter_class=argparse.RawDescriptionHelpFormatter, epilog=groups_help())
     _common(run)
     run.add_argument("-q", "--quiet", action="store_true")
+    run.add_argument("--verify", action="store_true",
+                     help="check every file hash of cached artifacts before reusing them (sizes are always checked)")
     plan = sub.add_parser("plan", help="show the DAG (step, key, cached or not, resources); runs nothing",
                           formatter_class=argparse.RawDescriptionHelpFormatter, epilog=groups_help())
     _common(plan)
@@ -82,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--outputs", type=Path, default=Path("outputs"), help="the outputs folder (default: outputs)")
     status.add_argument("-n", type=int, default=15, help="how many recent runs to list")
     sub.add_parser("steps", help="list the registered steps")
+    verify = sub.add_parser("verify", help="check every artifact in the store against its manifest (sizes and "
+                            "sha256); damaged ones are listed and recomputed by the next run")
+    verify.add_argument("overrides", nargs="*", help="Hydra overrides that locate the store (paths.outputs=...)")
+    verify.add_argument("--config-dir", action="append", default=[], type=Path, metavar="DIR",
+                        help="an extra folder of config groups, searched after nmframe's")
     from nmframe.report.command import add_arguments as report_arguments
 
     report_arguments(sub.add_parser("report", help="Markdown/CSV/HTML report of a run or experiment (paper tables, "
@@ -176,16 +185,24 @@ def _make_plan(args):
 
     points = _points(args)
     try:
-        return make_plan(points)
+        return make_plan(points, verify=getattr(args, "verify", False))
     except (OverrideError, ConfigError):
         raise
     except Exception as exc:  # noqa: BLE001 - report any planning failure as one line, no traceback
         raise PlanningError(f"{type(exc).__name__}: {exc}") from exc
 
 
+def print_recompute_reasons(plan) -> None:
+    """Why each artifact that exists is computed again (damaged, stale, an input recomputed)."""
+    for e in plan.entries:
+        if e.run and e.why:
+            console.print(f"recompute {e.task.id}: {e.why}", markup=False, highlight=False)
+
+
 def cmd_plan(args) -> int:
     plan = _make_plan(args)
     print_plan(plan, show_cfg=args.cfg)
+    print_recompute_reasons(plan)
     return 0
 
 
@@ -195,6 +212,7 @@ def cmd_run(args) -> int:
     plan = _make_plan(args)
     if not args.quiet:
         print_plan(plan)
+    print_recompute_reasons(plan)
     if not plan.to_run():
         console.print("[green]everything is cached: nothing to run[/green]")
     index = {e.task.key: e.task for e in plan.entries}
@@ -215,18 +233,6 @@ def cmd_run(args) -> int:
     return 1 if failed else 0
 
 
-def _find_run(name: str, outputs: Path):
-    from nmframe.engine.runs import RunDir
-
-    p = Path(name)
-    if (p / "tasks.json").exists():
-        return RunDir(p)
-    p = outputs / "runs" / name
-    if (p / "tasks.json").exists():
-        return RunDir(p)
-    raise SystemExit(f"no run named {name!r} (looked in {outputs / 'runs'})")
-
-
 def cmd_status(args) -> int:
     import datetime as dt
 
@@ -245,7 +251,9 @@ def cmd_status(args) -> int:
         if not runs:
             console.print("no runs yet: try `nmframe run experiment=quickstart`")
         return 0
-    rd = _find_run(args.run, args.outputs)
+    from nmframe.engine.runs import find_run
+
+    rd = find_run(args.run, args.outputs / "runs")
     states = rd.states()
     table = Table(title=f"run {rd.path.name}")
     for col in ("task", "key", "state", "time", "where", "note"):
@@ -278,6 +286,29 @@ def cmd_steps(args) -> int:
     return 0
 
 
+def cmd_verify(args) -> int:
+    from nmframe.engine.artifacts import ArtifactStore
+
+    cfg = compose_points(list(args.overrides), multirun=False, extra_dirs=args.config_dir or None)[0][1]
+    store = ArtifactStore(cfg.paths.artifacts)
+    found = store.artifacts()
+    damaged = 0
+    for step, key in found:
+        verdict = store.check(step, key, deep=True)
+        if not verdict.ok:
+            damaged += 1
+            err_console.print(f"damaged {step}/{key}: {verdict.reason}", markup=False, highlight=False)
+    console.print(f"{len(found)} artifacts in {store.root}: {len(found) - damaged} intact, {damaged} damaged"
+                  + ("; `nmframe run --verify ...` recomputes them" if damaged else ""), markup=False)
+    return 1 if damaged else 0
+
+
+def _os_error_line(exc: OSError) -> str:
+    """Disk full, read-only outputs, a name too long for the filesystem: one line naming the file."""
+    where = f" {exc.filename}" if exc.filename else ""
+    return f"cannot write or read{where}: {exc.strerror or exc}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -286,7 +317,8 @@ def main(argv: list[str] | None = None) -> int:
             from nmframe.report.command import run as cmd_report
 
             return cmd_report(args, console)
-        return {"run": cmd_run, "plan": cmd_plan, "status": cmd_status, "steps": cmd_steps}[args.verb](args)
+        return {"run": cmd_run, "plan": cmd_plan, "status": cmd_status, "steps": cmd_steps,
+                "verify": cmd_verify}[args.verb](args)
     except (OverrideError, ConfigError) as exc:
         err_console.print(f"[red]invalid config:[/red] {escape(str(exc))}", markup=True, highlight=False)
         err_console.print("see `nmframe --help` for the groups and their choices")
@@ -294,6 +326,12 @@ def main(argv: list[str] | None = None) -> int:
     except PlanningError as exc:
         err_console.print(f"[red]cannot plan:[/red] {escape(str(exc))}", markup=True, highlight=False)
         return 2
+    except RunNotFound as exc:
+        err_console.print(str(exc), style="red", markup=False, highlight=False)
+        return 2
+    except OSError as exc:
+        err_console.print(_os_error_line(exc), style="red", markup=False, highlight=False)
+        return 1
     except KeyboardInterrupt:
         err_console.print("interrupted")
         return 130

@@ -68,6 +68,9 @@ def iter_rows(path: Path, fmt: str = "auto") -> Iterator[tuple[int, dict | None,
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 yield line_no, None, f"malformed JSON ({exc.__class__.__name__}: {str(exc)[:80]})"
                 continue
+            except ValueError as exc:  # an integer too long to convert (over 4300 digits)
+                yield line_no, None, f"unreadable JSON value ({str(exc).split(':')[0][:80]})"
+                continue
             if not isinstance(row, dict):
                 yield line_no, None, f"expected a JSON object, got {type(row).__name__}"
                 continue

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import typing
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 
+import yaml
 from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
@@ -28,6 +30,44 @@ GROUPS = ("source", "mode", "tir", "buckets", "model", "parallelism", "teacher",
 
 class OverrideError(ValueError):
     """A command-line override or config file that cannot be composed."""
+
+
+NAME_MAX = 100  # a run directory name holds it with a time stamp and two suffixes (ext4: 255 bytes)
+_SAFE_PATH = re.compile(r"[A-Za-z0-9._/-]+")
+
+
+def check_safe_path(what: str, value: str, max_len: int | None = None) -> None:
+    """`name` and group choices become paths (run directories, config files): letters, digits,
+    . _ - / only, relative, no `..` / `.` / empty parts, no `${...}` interpolation. Raises
+    OverrideError naming `what`."""
+    if "${" in value:
+        raise OverrideError(f"{what}={value!r}: interpolation is not allowed here")
+    if not _SAFE_PATH.fullmatch(value):
+        raise OverrideError(f"{what}={value[:60]!r}: use only letters, digits, '.', '_', '-' and '/'")
+    if any(part in ("", ".", "..") for part in value.split("/")):
+        raise OverrideError(f"{what}={value!r}: must be a relative name without '..', '.' or empty parts "
+                            "(your own configs come from --config-dir folders)")
+    if max_len is not None and len(value) > max_len:
+        raise OverrideError(f"{what}: {len(value)} characters is too long (at most {max_len})")
+
+
+def check_overrides(overrides: list[str]) -> None:
+    """Before Hydra sees them: group choices and `name` are safe paths; `hydra.*` stays internal."""
+    for ov in overrides:
+        key, sep, value = ov.partition("=")
+        key = key.lstrip("+~").split("@")[0].strip()
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        if key.startswith("hydra.") or key == "hydra":
+            raise OverrideError(f"{ov[:80]!r}: hydra settings are not overridable; add config folders with --config-dir")
+        if not sep:
+            continue
+        if key in GROUPS:
+            if value not in ("null", ""):
+                check_safe_path(key, value)
+        elif key == "name":
+            check_safe_path("name", value, NAME_MAX)
 
 
 def conf_dir() -> Path:
@@ -107,6 +147,14 @@ def explain(exc: BaseException) -> str:
     return text
 
 
+def _yaml_error_line(exc: "yaml.YAMLError") -> str:
+    """A config file that is not YAML: its file:line and what the parser expected."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{mark.name}:{mark.line + 1}: " if mark is not None else ""
+    what = " ".join(x for x in (getattr(exc, "context", None), getattr(exc, "problem", None)) if x) or str(exc)
+    return f"{where}not valid YAML ({what})"
+
+
 def _absolutize(cfg: DictConfig) -> None:
     base = Path(os.environ.get("NMFRAME_WORKDIR", os.getcwd()))
     for key in ("outputs", "data"):
@@ -119,6 +167,7 @@ def compose(overrides: list[str], extra_dirs: list[Path] | None = None, check: b
     """Compose one run's config; returns a plain, resolved, read-only-keys DictConfig."""
     register_schemas()
     GlobalHydra.instance().clear()
+    check_overrides(overrides)
     overrides = list(overrides)
     if extra_dirs:
         paths = ",".join(f"file://{Path(d).resolve()}" for d in extra_dirs)
@@ -130,10 +179,13 @@ def compose(overrides: list[str], extra_dirs: list[Path] | None = None, check: b
         plain = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True, throw_on_missing=True)
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
         raise OverrideError(explain(exc)) from exc
+    except yaml.YAMLError as exc:
+        raise OverrideError(_yaml_error_line(exc)) from exc
     finally:
         GlobalHydra.instance().clear()
     out = OmegaConf.create(plain)
     OmegaConf.set_struct(out, True)
+    check_safe_path("name", str(out.name), NAME_MAX)
     if check:
         validate(out)
     return out
@@ -144,7 +196,7 @@ def is_sweep(overrides: list[str]) -> bool:
 
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
-    except HydraException as exc:
+    except (HydraException, ValueError) as exc:  # ValueError: a number too long to convert
         raise OverrideError(explain(exc)) from exc
     return any(o.is_sweep_override() for o in parsed)
 
@@ -156,7 +208,7 @@ def expand_sweep(overrides: list[str]) -> list[list[str]]:
 
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
-    except HydraException as exc:
+    except (HydraException, ValueError) as exc:  # ValueError: a number too long to convert
         raise OverrideError(explain(exc)) from exc
     batches = BasicSweeper.split_arguments(parsed, max_batch_size=None)
     return [list(point) for batch in batches for point in batch]

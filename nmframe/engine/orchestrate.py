@@ -23,6 +23,9 @@ from nmframe.engine.task import Task
 from nmframe.launch.base import ExecutionPlan, PlannedTask, TaskOutcome, TaskState, worker_command
 
 
+INPUT_RECOMPUTED = "an input is recomputed; reused if that input comes out identical"
+
+
 @dataclass
 class PlanEntry:
     task: Task
@@ -31,6 +34,8 @@ class PlanEntry:
     run: bool             # selected and (not cached or forced)
     forced: bool = False
     points: list[int] = field(default_factory=list)
+    why: str = ""         # why a cached-looking artifact is recomputed (damaged, stale, input recomputed)
+    verify: bool = False  # the worker re-hashes every file before reusing the artifact
 
 
 @dataclass
@@ -47,7 +52,9 @@ class Plan:
         return [e for e in self.entries if e.run]
 
 
-def make_plan(points: list[tuple[list[str], DictConfig]]) -> Plan:
+def make_plan(points: list[tuple[list[str], DictConfig]], verify: bool = False) -> Plan:
+    """`verify`: check every file hash of the cached artifacts (not only sizes and mtimes); a
+    damaged or stale artifact is recomputed, with the reason in `PlanEntry.why`."""
     roots = {cfg.paths.artifacts for _, cfg in points}
     if len(roots) > 1:
         raise ConfigError("paths.artifacts", sorted(roots), "all points of a sweep must share one artifact store")
@@ -63,18 +70,29 @@ def make_plan(points: list[tuple[list[str], DictConfig]]) -> Plan:
             membership.setdefault(t.key, []).append(i)
     only = {s for _, cfg in points for s in cfg.pipeline.only}
     force = {s for _, cfg in points for s in cfg.pipeline.force}
-    cached = {t.key: store.is_done(t.step, t.key) for t in merged.tasks}
+    step_of = {t.key: t.step for t in merged.tasks}
+    verdicts = {t.key: store.reusable(t.step, t.key, {n: (step_of[k], k) for n, k in t.inputs.items()}, deep=verify)
+                for t in merged.tasks}
+    cached = {k: v.ok for k, v in verdicts.items()}
     if only:
         targets = {t.key for t in merged.tasks if t.step in only}
         needed = {k for k in merged.upstream_closure(targets) if k in targets or not cached[k]}
     else:
         needed = {t.key for t in merged.tasks}
-    entries = []
-    for t in merged.tasks:
+    entries, running = [], set()
+    for t in merged.tasks:  # topological: a task's inputs are decided before it
         forced = t.step in force
-        entries.append(PlanEntry(task=t, point=membership[t.key][0], cached=cached[t.key],
-                                 run=t.key in needed and (forced or not cached[t.key]), forced=forced,
-                                 points=membership[t.key]))
+        run, why = False, ""
+        if t.key in needed:
+            if forced or not cached[t.key]:
+                run, why = True, verdicts[t.key].reason
+            elif any(d in running for d in t.deps):
+                # its input is recomputed: the worker reuses it if the input comes out identical
+                run, why = True, INPUT_RECOMPUTED
+        if run:
+            running.add(t.key)
+        entries.append(PlanEntry(task=t, point=membership[t.key][0], cached=cached[t.key], run=run, forced=forced,
+                                 points=membership[t.key], why=why, verify=verify))
     return Plan(points=points, entries=entries, store=store)
 
 
@@ -109,7 +127,8 @@ def write_run(plan: Plan, argv: list[str]) -> RunDir:
     rd = RunDir.create(Path(cfg.paths.runs), [" ".join(o) for o, _ in plan.points], label=label)
     rels = rd.save_points([c for _, c in plan.points])
     rd.save_tasks({e.task.key: {"task": e.task.to_dict(), "point": rels[e.point], "force": e.forced,
-                                "points": e.points, "selected": e.run or e.cached} for e in plan.entries})
+                                "points": e.points, "selected": e.run or e.cached, "why": e.why,
+                                "verify": e.verify} for e in plan.entries})
     rd.save_run_info({"argv": argv, "overrides": [o for o, _ in plan.points], "name": cfg.name,
                       "launcher": cfg.launcher.kind, "started": time.time(), "cwd": os.getcwd(),
                       "artifacts": cfg.paths.artifacts})
@@ -135,10 +154,12 @@ def execute_plan(plan: Plan, argv: list[str] | None = None, echo=print, on_state
             rd.set_state(e.task.key, "pending")
     outcomes = launcher.launch(ExecutionPlan(run_dir=rd.path, tasks=planned, env=env))
     states = rd.states()
+    why = {e.task.key: e.why for e in plan.entries}
     for key, out in outcomes.items():
         worker_state = states.get(key, {}).get("state")
         if out.state == TaskState.DONE and worker_state == "cached":
-            out.message = "computed by a concurrent run; reused"
+            out.message = ("its recomputed input came out identical; reused" if why.get(key) == INPUT_RECOMPUTED
+                           else "computed by a concurrent run; reused")
         if worker_state not in ("done", "cached", "failed") or out.state in (TaskState.SKIPPED, TaskState.CANCELLED):
             rd.set_state(key, out.state.value, job_id=out.job_id, message=out.message)
         elif out.job_id:

@@ -14,6 +14,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +25,16 @@ from nmframe.engine.task import Task
 
 
 def _atomic_write(path: Path, text: str) -> None:
+    """Replace `path` whole or not at all; a failed write (disk full) names the file it was for."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.filename:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
 
 
 @dataclass
@@ -35,16 +43,23 @@ class RunDir:
 
     @classmethod
     def create(cls, runs_root: Path, overrides: list[str], label: str = "") -> "RunDir":
+        """A new, empty run directory that no other run can share: the name ends in a random
+        suffix and the directory is made with an exclusive mkdir (a clash just draws again)."""
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         digest = hashlib.sha256(" ".join(overrides).encode()).hexdigest()[:6]
-        name = f"{stamp}-{label + '-' if label else ''}{digest}"
-        path = runs_root / name
-        n = 1
-        while path.exists():
-            n += 1
-            path = runs_root / f"{name}-{n}"
+        label = label.replace("/", "-")  # a run directory is one path component under runs_root
+        if label in (".", "..") or os.sep in label:
+            raise ValueError(f"run label {label!r} cannot name a directory")
+        runs_root.mkdir(parents=True, exist_ok=True)
+        while True:
+            path = runs_root / f"{stamp}-{label + '-' if label else ''}{digest}-{secrets.token_hex(3)}"
+            try:
+                path.mkdir()
+                break
+            except FileExistsError:
+                continue
         for sub in ("points", "states", "logs"):
-            (path / sub).mkdir(parents=True, exist_ok=True)
+            (path / sub).mkdir()
         return cls(path)
 
     # -- writing -------------------------------------------------------------------------
@@ -92,7 +107,10 @@ class RunDir:
 
     def info(self) -> dict:
         p = self.path / "run.json"
-        return json.loads(p.read_text()) if p.exists() else {}
+        try:
+            return json.loads(p.read_text()) if p.exists() else {}
+        except ValueError:
+            return {}
 
     def log_path(self, task: Task) -> Path:
         return self.path / "logs" / f"{task.slug}.log"
@@ -103,3 +121,34 @@ def list_runs(runs_root: Path) -> list[RunDir]:
         return []
     runs = [RunDir(p) for p in runs_root.iterdir() if (p / "tasks.json").exists()]
     return sorted(runs, key=lambda r: (r.info().get("started", 0), r.path.name))
+
+
+class RunNotFound(FileNotFoundError):
+    """No run matches what the user named (one line for the command line)."""
+
+
+def find_run(target: str | Path, runs_root: Path) -> RunDir:
+    """The run a user means: a run directory, a run name under runs_root, or an experiment /
+    `name` (its latest run). The one lookup every command uses."""
+    p = Path(target)
+    if (p / "tasks.json").is_file():
+        return RunDir(p)
+    if not p.is_absolute():
+        p = runs_root / p
+        if (p / "tasks.json").is_file() and p.resolve().parent == runs_root.resolve():
+            return RunDir(p)
+    latest = latest_run(runs_root, str(target))
+    if latest is not None:
+        return latest
+    raise RunNotFound(f"no run or experiment named {str(target)!r} (looked in {runs_root}; give a run directory, "
+                      "a run name, or an experiment name that has been run)")
+
+
+def latest_run(runs_root: Path, experiment: str | None = None) -> RunDir | None:
+    """The most recent run (of `experiment`: its `name`, or `experiment=<it>` on its command line)."""
+    runs = list_runs(runs_root)
+    if experiment is not None:
+        name = experiment.split("/")[-1]
+        runs = [rd for rd in runs if rd.info().get("name") == name
+                or any(f"experiment={experiment}" in " ".join(o) for o in rd.info().get("overrides", []))]
+    return runs[-1] if runs else None

@@ -33,8 +33,9 @@ class StalePlanError(RuntimeError):
 
 
 def run_task(cfg: DictConfig, task: Task, store: ArtifactStore, input_steps: dict[str, str],
-             run_dir: Path | None = None, force: bool = False, tracker=None) -> str:
-    """Compute `task` into the store unless done. Returns "done" or "cached"."""
+             run_dir: Path | None = None, force: bool = False, tracker=None, verify: bool = False) -> str:
+    """Compute `task` into the store unless a complete, undamaged copy computed from the current
+    inputs is there (`verify`: check every file's hash, not only sizes). Returns "done" or "cached"."""
     step = get_step(task.step)
     expected = compute_key(step.name, step.VERSION, step.config_slice(cfg, task.params), task.params, task.inputs)
     if expected != task.key:
@@ -43,13 +44,20 @@ def run_task(cfg: DictConfig, task: Task, store: ArtifactStore, input_steps: dic
     inputs = {}
     for name, key in task.inputs.items():
         path = store.path(input_steps[key], key)
-        if not store.is_done(input_steps[key], key):
-            raise RuntimeError(f"task {task.id}: input {name!r} ({input_steps[key]}/{key}) is not computed")
+        verdict = store.check(input_steps[key], key)
+        if not verdict.ok:
+            why = "is not computed" if verdict.state == "missing" else f"is damaged ({verdict.reason})"
+            raise RuntimeError(f"task {task.id}: input {name!r} ({input_steps[key]}/{key}) {why}")
         inputs[name] = path
     with store.lease(task.step, task.key):
-        if store.is_done(task.step, task.key) and not force:
-            log.info("%s: already computed at %s", task.id, store.path(task.step, task.key))
-            return "cached"
+        if not force:
+            verdict = store.reusable(task.step, task.key, {n: (input_steps[k], k) for n, k in task.inputs.items()},
+                                     deep=verify)
+            if verdict.ok:
+                log.info("%s: already computed at %s", task.id, store.path(task.step, task.key))
+                return "cached"
+            if verdict.state != "missing":
+                log.warning("%s: recomputing %s: %s", task.id, store.path(task.step, task.key), verdict.reason)
         temp = store.new_temp(task.step, task.key)
         handler = logging.FileHandler(temp / "step.log")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -71,12 +79,17 @@ def run_task(cfg: DictConfig, task: Task, store: ArtifactStore, input_steps: dic
         manifest = {
             "step": task.step, "version": task.version, "key": task.key, "params": task.params,
             "task_id": task.id, "config_slice": task.config_slice,
-            "inputs": {n: {"key": k, "path": str(inputs[n])} for n, k in task.inputs.items()},
+            "inputs": {n: {"key": k, "path": str(inputs[n]), "digest": store.content_digest(input_steps[k], k)}
+                       for n, k in task.inputs.items()},
             "git": git_state(), "packages": package_versions(), "host": host_info(),
             "started": started, "ended": time.time(), "duration_s": round(time.time() - started, 3),
             "metrics": ctx.metrics, "run_dir": str(run_dir) if run_dir else None,
         }
-        final = store.commit(task.step, task.key, temp, manifest)
+        try:
+            final = store.commit(task.step, task.key, temp, manifest)
+        except BaseException:
+            store.discard(temp)
+            raise
         if not cfg.paths.get("keep_scratch", False):
             # partial work is only for resuming this task; the artifact now holds the result
             shutil.rmtree(scratch_dir(cfg, task.step, task.key), ignore_errors=True)
@@ -100,7 +113,7 @@ def execute(run_dir: str | Path, key: str) -> int:
         tracker = start_tracker(cfg.tracking, rd.path, name=task.id, group=rd.path.name,
                                 config={"task": task.id, "key": task.key, **task.config_slice})
         state = run_task(cfg, task, store, input_steps, run_dir=rd.path, force=bool(entry.get("force")),
-                         tracker=tracker)
+                         tracker=tracker, verify=bool(entry.get("verify")))
         tracker.finish(0)
         rd.set_state(key, state, ended=time.time(), artifact=str(store.path(task.step, task.key)))
         return 0

@@ -73,6 +73,27 @@ def _answer(row: dict, key: str = "expected_answer") -> str | None:
     return val.strip() or None
 
 
+def _opt_text(row: dict, key: str) -> str | None:
+    """An optional string field: None, or a string; anything else is the row's error, not str()'d."""
+    val = row.get(key)
+    if val is None or isinstance(val, str):
+        return val
+    raise RowError(f"field {key!r} must be a string, got {type(val).__name__}")
+
+
+def _row_id(row: dict) -> str | None:
+    """Ids are strings or whole numbers (JSON ids are often ints); a list, dict, float or bool is an
+    error, never str()'d into an id that collides or changes meaning."""
+    val = row.get("id")
+    if val is None:
+        return None
+    if isinstance(val, int) and not isinstance(val, bool):
+        return str(val)
+    if not isinstance(val, str) or not val.strip():
+        raise RowError(f"field 'id' must be a non-empty string or an integer, got {type(val).__name__}")
+    return val
+
+
 def _metadata(row: dict) -> dict:
     meta = row.get("metadata")
     if isinstance(meta, str):
@@ -96,37 +117,41 @@ def to_canonical(row: dict, schema: str, origin: str, default_source: str | None
         disc = row.get("forum_discussions")
         out["discussion"] = disc if isinstance(disc, str) and disc.strip() else None
         out["expected_answer"] = _answer(row)
-        out["data_source"] = row.get("data_source") or default_source or "aops"
-        out["url"] = row.get("url")
-        out["license"] = row.get("license")
+        out["data_source"] = _opt_text(row, "data_source") or default_source or "aops"
+        out["url"] = _opt_text(row, "url")
+        out["license"] = _opt_text(row, "license")
     elif schema == "benchmark":
         out["problem"] = _text(row, "problem")
         out["expected_answer"] = _answer(row)
         if out["expected_answer"] is None:
             raise RowError("benchmark row without 'expected_answer'")
-        out["subset"] = row.get("subset_for_metrics")
+        out["subset"] = _opt_text(row, "subset_for_metrics")
         out["data_source"] = default_source or "benchmark"
-        out["id"] = str(row["id"]) if row.get("id") is not None else None
+        out["id"] = _row_id(row)
     elif schema == "released":
         out["problem"] = _text(row, "problem")
         out["expected_answer"] = _answer(row)
         out["original_expected_answer"] = _answer(row, "original_expected_answer")
         cam = row.get("changed_answer_to_majority")
         out["changed_answer_to_majority"] = bool(cam) if cam is not None else None
-        out["data_source"] = row.get("data_source") or default_source or "released"
-        out["license"] = row.get("license")
-        out["url"] = row.get("url")
+        out["data_source"] = _opt_text(row, "data_source") or default_source or "released"
+        out["license"] = _opt_text(row, "license")
+        out["url"] = _opt_text(row, "url")
         out["metadata"] = _metadata(row)
     elif schema == "canonical":
         out["problem"] = _text(row, "problem")
         out["expected_answer"] = _answer(row)
-        out["data_source"] = row.get("data_source") or default_source or "user"
-        out["subset"] = row.get("subset")
-        for k in ("original_expected_answer", "changed_answer_to_majority", "discussion", "license", "url"):
-            if row.get(k) is not None:
-                out[k] = row[k]
+        out["data_source"] = _opt_text(row, "data_source") or default_source or "user"
+        out["subset"] = _opt_text(row, "subset")
+        for k in ("discussion", "license", "url"):
+            out[k] = _opt_text(row, k)
+        out["original_expected_answer"] = _answer(row, "original_expected_answer")
+        cam = row.get("changed_answer_to_majority")
+        if cam is not None and not isinstance(cam, bool):
+            raise RowError(f"field 'changed_answer_to_majority' must be true or false, got {type(cam).__name__}")
+        out["changed_answer_to_majority"] = cam
         out["metadata"] = _metadata(row)
-        out["id"] = str(row["id"]) if row.get("id") is not None else None
+        out["id"] = _row_id(row)
     else:
         raise RowError(f"unknown schema {schema!r}")
     if not out["id"]:

@@ -55,23 +55,10 @@ class ReportData:
 
 def find_run(target: str, outputs: Path) -> Path:
     """A run directory from a path, a run name under outputs/runs, or an experiment name (its
-    latest run)."""
-    from nmframe.engine.runs import list_runs
+    latest run): the engine's one run lookup."""
+    from nmframe.engine.runs import find_run as find_run_dir
 
-    p = Path(target)
-    if (p / "tasks.json").is_file():
-        return p
-    runs_root = Path(outputs) / "runs"
-    if (runs_root / target / "tasks.json").is_file():
-        return runs_root / target
-    name = target.split("/")[-1]
-    matches = [rd.path for rd in list_runs(runs_root)
-               if rd.info().get("name") == name or any(f"experiment={target}" in " ".join(o)
-                                                       for o in rd.info().get("overrides", []))]
-    if matches:
-        return matches[-1]
-    raise FileNotFoundError(f"no run or experiment named {target!r} (looked in {runs_root}; "
-                            "give a run directory, a run name, or an experiment name that has been run)")
+    return find_run_dir(target, Path(outputs) / "runs").path
 
 
 def _flat(cfg) -> dict:

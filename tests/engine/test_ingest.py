@@ -106,3 +106,31 @@ def test_missing_source_file_is_a_clear_error(nm_env):
 
     state = list(list_runs(nm_env / "outputs" / "runs")[-1].states().values())[0]
     assert "source file not found" in state["error"]
+
+
+def test_fields_of_the_wrong_type_are_row_errors_with_file_and_line(nm_env):
+    f = nm_env / "typed.jsonl"
+    rows = [{"problem": f"What is {i}+{i}?", "expected_answer": str(2 * i)} for i in range(20)]
+    rows[3]["data_source"] = {"x": 1}
+    rows[5]["id"] = [1, 2]
+    rows[7]["subset"] = 25
+    rows[9]["id"] = 17  # whole-number ids are fine
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert _ingest(nm_env, [(f, "canonical")], "ingest.max_bad_fraction=0.2") == 0
+    report = json.loads((_artifact(nm_env) / "report.json").read_text())
+    reasons = {e["origin"]: e["reason"] for e in report["bad_examples"]}
+    assert reasons == {f"{f}:4": "field 'data_source' must be a string, got dict",
+                       f"{f}:6": "field 'id' must be a non-empty string or an integer, got list",
+                       f"{f}:8": "field 'subset' must be a string, got int"}
+    kept = read_jsonl(_artifact(nm_env) / "problems.jsonl")
+    assert len(kept) == 17 and kept[6]["id"] == "17"  # rows 4, 6, 8 dropped
+
+
+def test_over_long_number_in_a_row_is_a_bad_line(tmp_path):
+    from nmframe.datafiles import iter_rows
+
+    f = tmp_path / "long.jsonl"
+    f.write_text('{"problem": "p", "expected_answer": 1}\n{"problem": "q", "expected_answer": %s}\n' % ("9" * 5000))
+    out = list(iter_rows(f))
+    assert out[0] == (1, {"problem": "p", "expected_answer": 1}, None)
+    assert out[1][:2] == (2, None) and "Exceeds the limit (4300 digits)" in out[1][2]
