@@ -46,12 +46,14 @@ def _writable(path: str) -> bool:
 def find_parents(parent: str | None = None) -> tuple[dict[str, str], str]:
     """Where session groups can be made: ({"memory": dir, "pids": dir} or {"v2": dir}, note).
 
-    ``parent`` is a path relative to each hierarchy's root; None means this process's own
-    group.  The note says what was found or, when the dict is empty, what is missing."""
-    own = _own_paths()
+    ``parent`` is a group below this process's own one in each hierarchy (``"sandboxes"``), or
+    from each hierarchy's root when it starts with "/"; None means this process's own group.
+    The note says what was found or, when the dict is empty, what is missing."""
+    own = {k: (v if parent is None else parent if parent.startswith("/") else os.path.join(v, parent))
+           for k, v in _own_paths().items()}
     v2 = _v2_mount()
     if v2 is not None:
-        rel = parent if parent is not None else own.get("", "/")
+        rel = own.get("", "/")
         path = os.path.join(v2, rel.lstrip("/"))
         try:
             ctrls = open(os.path.join(v2, "cgroup.controllers")).read().split()
@@ -61,7 +63,7 @@ def find_parents(parent: str | None = None) -> tuple[dict[str, str], str]:
             return {"v2": path}, f"cgroup v2 under {path}"
     found: dict[str, str] = {}
     for ctrl in V1_CONTROLLERS:
-        rel = parent if parent is not None else own.get(ctrl)
+        rel = own.get(ctrl)
         if rel is None:
             continue
         path = os.path.join(ROOT, ctrl, rel.lstrip("/"))
@@ -69,7 +71,7 @@ def find_parents(parent: str | None = None) -> tuple[dict[str, str], str]:
             found[ctrl] = path
     if len(found) == len(V1_CONTROLLERS):
         return found, "cgroup v1 memory+pids under " + ", ".join(found.values())
-    where = parent if parent is not None else "this process's own cgroup"
+    where = ", ".join(sorted({own.get(c, "?") for c in V1_CONTROLLERS}))
     return {}, (f"no writable memory and pids cgroup ({where}); delegate one to this user or set "
                 "sandbox cgroup_parent")
 

@@ -250,7 +250,7 @@ class Session:
             self.uid = None
 
     # ------------------------------------------------------------------ execution
-    def execute(self, code: str, timeout: float) -> ExecResult:
+    def execute(self, code: str, timeout: float, _restarted: bool = False) -> ExecResult:
         cfg = self.cfg
         limit = int(cfg["output_chars"])
         reset = False
@@ -273,8 +273,15 @@ class Session:
         try:
             protocol.write_all(self.wfd, frame, deadline)
             resp = protocol.read_frame(self.rfd, deadline, max_frame)
-            if resp.get("seq") != seq:
-                raise protocol.ProtocolError(f"a frame answered request {resp.get('seq')!r}, not {seq}")
+            answered = resp.get("seq")
+            if answered != seq:
+                if isinstance(answered, int) and 0 < answered < seq and not _restarted:
+                    # The answer to an earlier request arrived late (a cell forged that one's
+                    # answer): nothing this session says can be matched any more.  Restart it
+                    # and run this cell there.
+                    self.kill()
+                    return self.execute(code, timeout, _restarted=True)
+                raise protocol.ProtocolError(f"a frame answered request {answered!r}, not {seq}")
         except protocol.Deadline:
             self.kill()
             return ExecResult(
