@@ -72,13 +72,19 @@ class Sandbox:
     budget of a session's life, enforced by the kernel with SIGKILL), ``max_processes``
     (processes + threads of the session's uid), ``max_file_mb`` (largest file, including the
     output capture), ``disk_mb`` (size of the private working directory), ``output_chars``
-    (cap on stdout and on stderr, each).  ``namespaces=False`` skips the kernel namespaces
-    (then only the best-effort in-process guard stands between the code and the network and
-    file system: see ``isolation``).  ``require_isolation=True`` refuses to run without them.
+    (cap on stdout and on stderr, each), ``disk_inodes`` (files in it), ``shm_mb`` (/dev/shm).
+    ``namespaces=False`` and ``seccomp=False`` switch those parts off (then only the
+    best-effort in-process guard stands between the code and the network and file system: see
+    ``isolation``).  ``require_isolation=True`` refuses to start a session, before any cell
+    runs, when a part of full isolation is missing (``REQUIRED``), with one line naming it.
+    ``cgroup_parent`` names a delegated cgroup for the sessions' own groups (see ``cgroups``;
+    default: this process's own group, used when it is writable).
 
-    Memory is bounded per process, so one session can hold at most about
-    ``memory_mb * max_processes``; bound the total across sessions with the cgroup the whole
-    job runs in (a Slurm job's memory cgroup, a systemd slice), which the sandboxes inherit.
+    Memory is bounded per process (``memory_mb``) and, with a session cgroup, for the whole
+    session including the kernel memory it causes (tmpfs, shared memory, slab); without one,
+    memfd and System V shared memory are refused by the seccomp filter and every tmpfs is bounded
+    in size and inodes, so a session holds at most about ``memory_mb * max_processes`` plus its
+    tmpfs sizes.
     """
 
     def __init__(
