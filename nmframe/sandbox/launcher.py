@@ -149,6 +149,8 @@ def main(argv: list[str] | None = None) -> None:
     info = {"userns": False, "netns": False, "pidns": False, "mountns": False, "ipcns": False,
             "utsns": False, "private_root": False, "seccomp": False, "uid": cfg.get("uid"),
             "cgroup": None, "errors": []}
+    if cfg.get("cgroup_error"):
+        info["errors"].append(cfg["cgroup_error"])
     if cfg.get("cgroup_paths"):
         try:
             cgroups.join(cfg["cgroup_paths"])

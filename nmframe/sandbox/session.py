@@ -112,11 +112,10 @@ def minimal_env(workdir: str, extra: dict | None = None) -> dict:
 
 
 class Session:
-    def __init__(self, session_id: str, cfg: dict, uid: int | None, release_uid=None, on_hello=None) -> None:
+    def __init__(self, session_id: str, cfg: dict, uid: int | None, on_hello=None) -> None:
         self.session_id = session_id
         self.cfg = cfg
         self.uid = uid
-        self._release_uid = release_uid
         self._on_hello = on_hello  # checks the worker's isolation report before any cell runs
         self.lock = threading.Lock()
         self.proc: subprocess.Popen | None = None
@@ -146,10 +145,13 @@ class Session:
         parents = cfg.pop("cgroup_parents", None) or {}
         if parents:
             # The whole session: the worker's memory_mb plus the launcher's and init's share.
-            self.cgroup_paths = cgroups.create(parents, f"nmframe-sb-{os.getpid()}-{next(_cgroup_ids)}",
-                                               (int(cfg["memory_mb"]) + 96) << 20, int(cfg["max_processes"]) + 4)
-            cfg["cgroup_paths"] = self.cgroup_paths
-            cfg["cgroup_kind"] = "v2" if "v2" in parents else "v1:" + ",".join(sorted(parents))
+            try:
+                self.cgroup_paths = cgroups.create(parents, f"nmframe-sb-{os.getpid()}-{next(_cgroup_ids)}",
+                                                   (int(cfg["memory_mb"]) + 96) << 20, int(cfg["max_processes"]) + 4)
+                cfg["cgroup_paths"] = self.cgroup_paths
+                cfg["cgroup_kind"] = "v2" if "v2" in parents else "v1:" + ",".join(sorted(parents))
+            except OSError as exc:  # reported by the worker's isolation report, not fatal
+                cfg["cgroup_error"] = f"cgroup: {exc}"
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
         try:
@@ -245,9 +247,6 @@ class Session:
     def close(self) -> None:
         self.closed = True
         self.kill()
-        if self._release_uid is not None and self.uid is not None:
-            self._release_uid(self.uid)
-            self.uid = None
 
     # ------------------------------------------------------------------ execution
     def execute(self, code: str, timeout: float, _restarted: bool = False) -> ExecResult:
