@@ -71,7 +71,7 @@ def find_parents(parent: str | None = None) -> tuple[dict[str, str], str]:
             found[ctrl] = path
     if len(found) == len(V1_CONTROLLERS):
         return found, "cgroup v1 memory+pids under " + ", ".join(found.values())
-    where = ", ".join(sorted({own.get(c, "?") for c in V1_CONTROLLERS}))
+    where = ", ".join(sorted({own[k] for k in ("", *V1_CONTROLLERS) if k in own})) or "not in any cgroup"
     return {}, (f"no writable memory and pids cgroup ({where}); delegate one to this user or set "
                 "sandbox cgroup_parent")
 
