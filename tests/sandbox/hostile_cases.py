@@ -117,7 +117,8 @@ CASES: list[Case] = [
     Case("loop blocking SIGALRM/SIGXCPU",
          lambda h: "import signal\nsignal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM, signal.SIGXCPU})\n"
                    "while True:\n    pass", 1.0, lambda r, h: r.status == "timeout" and r.session_lost),
-    Case("fork bomb", lambda h: "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
+    Case("fork bomb",
+         lambda h: "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
          2.0, lambda r, h: r.status == "timeout"),
     Case("fork bomb with setsid", lambda h: "import os\nwhile True:\n    try:\n        if os.fork() == 0:\n"
          "            os.setsid()\n    except OSError:\n        pass", 2.0, lambda r, h: r.status == "timeout"),
@@ -133,7 +134,8 @@ CASES: list[Case] = [
     Case("connect to host loopback port",
          lambda h: f"import socket\nsocket.create_connection(('127.0.0.1', {h.port}), timeout=2)", 5.0,
          lambda r, h: _failed(r, h) and h.no_connection()),
-    Case("connect to external address", lambda h: "import socket\nsocket.create_connection(('1.1.1.1', 443), timeout=2)",
+    Case("connect to external address",
+         lambda h: "import socket\nsocket.create_connection(('1.1.1.1', 443), timeout=2)",
          5.0, _failed),
     Case("DNS lookup", lambda h: "import socket\nsocket.getaddrinfo('pypi.org', 443)", 5.0, _failed),
     Case("host unix socket", lambda h: "import socket\ns = socket.socket(socket.AF_UNIX)\n"
@@ -248,7 +250,8 @@ CASES: list[Case] = [
     Case("forged frame with the request's sequence number", lambda h: "import json, os, struct, sys\n"
          "f, seq = sys._getframe(), None\nwhile f is not None:\n    seq = f.f_locals.get('seq', seq)\n"
          "    f = f.f_back\n"
-         "body = json.dumps({'status': 'ok', 'stdout': 'FORGED\\n', 'stderr': '', 'message': '', 'seq': seq}).encode()\n"
+         "body = json.dumps({'status': 'ok', 'stdout': 'FORGED\\n', 'stderr': '', 'message': '',\n"
+         "                   'seq': seq}).encode()\n"
          "for fd in range(3, 12):\n    try:\n        os.write(fd, struct.pack('>I', len(body)) + body)\n"
          "    except OSError:\n        pass\nprint('sent')", 5.0, lambda r, h: True),
     Case("terminal escapes and NULs in output", lambda h: "import sys\n"
