@@ -41,6 +41,8 @@ _SIGNAL_HINTS = {
 def describe_exit(code: int | None) -> str:
     if code is None:
         return "The Python process died."
+    if code < 0:  # the launcher itself was killed (the cgroup's OOM killer): -signal
+        code = 128 - code
     if code >= 128:
         sig = code - 128
         try:

@@ -4,7 +4,9 @@ from __future__ import annotations
 import os
 import sys
 
-from nmframe.sandbox import cgroups, protocol
+import pytest
+
+from nmframe.sandbox import Sandbox, cgroups, protocol
 from nmframe.sandbox.result import escape_controls
 from nmframe.sandbox.session import PACKAGE_ROOT, interpreter_paths
 
@@ -40,3 +42,16 @@ def test_missing_cgroup_parent_is_reported_in_one_line():
     assert parents == {}
     assert note.startswith("no writable memory and pids cgroup (") and "nmframe-no-such-group/child" in note
     assert "\n" not in note
+
+
+def test_session_memory_cgroup_counts_tmpfs_pages():
+    """Files in the working directory are memory: with a session cgroup they cannot outgrow it."""
+    if not cgroups.find_parents()[0]:
+        pytest.skip("no writable memory and pids cgroup here")
+    code = ("for i in range(16):\n    with open(f'b{i}', 'wb') as f:\n        for _ in range(64):\n"
+            "            f.write(b'0' * 2**20)\nprint('wrote 1 GiB')")
+    with Sandbox(max_sessions=1, memory_mb=256, disk_mb=2048) as sb:
+        assert sb.isolation["cgroup"]
+        r = sb.execute(code, timeout=30)
+        assert r.status == "killed" and r.session_lost and "SIGKILL" in r.message
+        assert sb.execute("6 * 7").stdout == "42\n"
