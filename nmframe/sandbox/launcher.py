@@ -95,10 +95,8 @@ def _init_main(cfg: dict, info: dict, rfd: int, wfd: int) -> None:
                 isolation.setup_private_root(cfg["workdir"], cfg.get("expose", []), cfg["disk_mb"],
                                              cfg["disk_inodes"], cfg["shm_mb"], inner, inner)
                 info["private_root"] = True
-            except OSError as exc:
+            except OSError as exc:  # reported (and refused under require_isolation), not fatal
                 info["errors"].append(f"private root: {exc}")
-                if info["userns"] or cfg.get("uid") is not None:
-                    raise
         if info["utsns"]:
             isolation.sethostname("sandbox")
         if not info["private_root"] and cfg.get("uid") is not None:
