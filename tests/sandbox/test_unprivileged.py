@@ -52,7 +52,9 @@ def user():
     except KeyError:
         if shutil.which("useradd") is None:
             pytest.skip("needs useradd to create the unprivileged user")
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", USER], check=True)
+        # another test run may be creating it at the same moment: what counts is that it exists
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", USER],
+                       capture_output=True)
         pw = pwd.getpwnam(USER)
     probe = _as_user(pw.pw_uid, pw.pw_gid, ["unshare", "-U", "-r", "-m", "-p", "-n", "-f", "true"])
     if probe.returncode != 0:
