@@ -167,6 +167,8 @@ class Session:
             for fd in (req_r, req_w, resp_r, resp_w):
                 os.close(fd)
             self._remove_workdir()
+            cgroups.remove(self.cgroup_paths)
+            self.cgroup_paths = []
             raise
         os.close(req_r)
         os.close(resp_w)
