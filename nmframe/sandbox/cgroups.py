@@ -55,8 +55,8 @@ def find_parents(parent: str | None = None) -> tuple[dict[str, str], str]:
     if v2 is not None:
         rel = own.get("", "/")
         path = os.path.join(v2, rel.lstrip("/"))
-        try:
-            ctrls = open(os.path.join(v2, "cgroup.controllers")).read().split()
+        try:  # session groups get memory.max and pids.max only where the parent hands them down
+            ctrls = open(os.path.join(path, "cgroup.subtree_control")).read().split()
         except OSError:
             ctrls = []
         if {"memory", "pids"} <= set(ctrls) and _writable(path):
