@@ -269,6 +269,13 @@ class PathsConfig:
 
 
 @dataclass
+class SandboxConfig:
+    """How model-written Python is contained (generate and evaluate, TIR tasks)."""
+    allow_unisolated: bool = False    # run it even where the host cannot isolate it (refused otherwise)
+    cgroup_parent: Optional[str] = None  # delegated cgroup for sessions, below this process's own (None: its own)
+
+
+@dataclass
 class NmConfig:
     name: str = "default"
     description: str = ""
@@ -293,6 +300,7 @@ class NmConfig:
     prep: PrepConfig = field(default_factory=PrepConfig)
     stream: StreamConfig = field(default_factory=StreamConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
 
 
 GROUP_SCHEMAS = {

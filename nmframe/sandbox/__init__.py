@@ -1,9 +1,12 @@
 """Isolated, stateful Python execution for tool-integrated reasoning traces.
 
 ``Sandbox`` runs model-written code as Jupyter-like cells in long-lived worker processes, one
-per ``session_id``, each contained by kernel namespaces (no network, private PID and mount
-namespaces), a dedicated unprivileged uid, and resource limits; see ``isolation`` for what
-contains which attack and ``Sandbox.isolation`` for what is in force on this machine.
+per ``session_id``, each contained by kernel namespaces (no network, private PID, mount, IPC
+and UTS namespaces; a user namespace when the caller is not root), a private root holding only
+the system libraries, the interpreter and its installed packages, an unprivileged uid without
+capabilities, a seccomp allow-list, resource limits and, where one can be had, a cgroup per
+session.  See ``isolation`` for what contains which attack, ``Sandbox.isolation`` for what is
+in force on this machine and ``policy`` for the rule generate and evaluate follow.
 """
 from .result import RESET_NOTICE, ExecResult
 from .sandbox import Sandbox

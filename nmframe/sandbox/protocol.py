@@ -80,6 +80,13 @@ def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
     return b"".join(chunks)
 
 
+def pending(fd: int) -> bool:
+    """Whether the peer has written something (or hung up) that nobody asked for yet."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 def read_frame(fd: int, deadline: float | None = None, max_bytes: int = 1 << 24):
     """Read one frame; ``deadline`` is a ``time.monotonic()`` value or None (block)."""
     header = _read_exact(fd, HEADER.size, deadline)

@@ -12,6 +12,16 @@ STATUSES = ("ok", "error", "timeout", "killed")
 RESET_NOTICE = "[The Python session was reset; earlier variables are lost.]"
 
 
+_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if chr(c) not in "\n\t"}
+
+
+def escape_controls(text: str) -> str:
+    """Escape every control character but newline and tab (``\\x1b`` for ESC...), so that a
+    cell's output cannot carry terminal escape sequences, NULs or carriage returns into the
+    model's context, the logs or a report."""
+    return text.translate(_CONTROLS)
+
+
 def truncation_marker(dropped: int) -> str:
     return f"... [truncated {dropped} chars]"
 

@@ -14,36 +14,54 @@ import threading
 from collections import OrderedDict
 
 from .result import ExecResult
+from . import cgroups
 from .session import SandboxStartError, Session, interpreter_paths
 
-# Dedicated uids for sessions, one per live session, so RLIMIT_NPROC counts each session's
-# processes alone.  The block depends on the parent's pid so that two sandboxes in different
-# processes on one machine rarely share a uid; none of these uids owns any file.
-_UID_SPAN = 4096
+# Dedicated uids for sessions (when the parent is root), never reused within a process, so
+# RLIMIT_NPROC counts each session's processes alone and nothing one session leaves behind
+# under its uid meets a later one.  The block depends on the parent's pid so that two
+# sandboxes on one machine rarely share one; none of these uids owns any file, and the
+# per-uid kernel keyring is closed to every session by the seccomp filter.
+_UID_SPAN = 1 << 20
 _uid_lock = threading.Lock()
-_uids_in_use: set[int] = set()
 _uid_next = 0
 
 
 def _default_uid_base() -> int:
-    return 1_000_000 + (os.getpid() % 500_000) * _UID_SPAN
+    return (1 << 28) + (os.getpid() % 3800) * _UID_SPAN
 
 
 def _acquire_uid(base: int) -> int:
     global _uid_next
     with _uid_lock:
-        for _ in range(_UID_SPAN):
-            uid = base + (_uid_next % _UID_SPAN)
-            _uid_next += 1
-            if uid not in _uids_in_use:
-                _uids_in_use.add(uid)
-                return uid
-    raise SandboxStartError(f"all {_UID_SPAN} sandbox uids are in use")
+        if _uid_next >= _UID_SPAN:
+            raise SandboxStartError(f"all {_UID_SPAN} sandbox uids of this process have been used")
+        uid = base + _uid_next
+        _uid_next += 1
+        return uid
 
 
-def _release_uid(uid: int) -> None:
-    with _uid_lock:
-        _uids_in_use.discard(uid)
+# What full isolation needs, and the one-line name of each part when it is missing.
+REQUIRED = {
+    "netns": "network namespace",
+    "pidns": "PID namespace",
+    "mountns": "mount namespace",
+    "private_root": "private root file system",
+    "seccomp": "seccomp filter",
+    "unprivileged": "unprivileged uid without capabilities",
+}
+
+
+def describe_isolation(info: dict, cgroup_note: str = "") -> dict:
+    """Complete a worker's isolation report with ``mode``, ``missing`` and ``limits``."""
+    info = dict(info)
+    info["unprivileged"] = bool(info.get("uid")) and not info.get("capabilities", True)
+    missing = [label for key, label in REQUIRED.items() if not info.get(key)]
+    info["missing"] = missing
+    info["mode"] = "isolated" if not missing else ("unisolated" if len(missing) == len(REQUIRED) else "partial")
+    if not info.get("cgroup") and cgroup_note:
+        info.setdefault("errors", []).append(cgroup_note)
+    return info
 
 
 class Sandbox:
@@ -54,13 +72,19 @@ class Sandbox:
     budget of a session's life, enforced by the kernel with SIGKILL), ``max_processes``
     (processes + threads of the session's uid), ``max_file_mb`` (largest file, including the
     output capture), ``disk_mb`` (size of the private working directory), ``output_chars``
-    (cap on stdout and on stderr, each).  ``namespaces=False`` skips the kernel namespaces
-    (then only the best-effort in-process guard stands between the code and the network and
-    file system: see ``isolation``).  ``require_isolation=True`` refuses to run without them.
+    (cap on stdout and on stderr, each), ``disk_inodes`` (files in it), ``shm_mb`` (/dev/shm).
+    ``namespaces=False`` and ``seccomp=False`` switch those parts off (then only the
+    best-effort in-process guard stands between the code and the network and file system: see
+    ``isolation``).  ``require_isolation=True`` refuses to start a session, before any cell
+    runs, when a part of full isolation is missing (``REQUIRED``), with one line naming it.
+    ``cgroup_parent`` names a delegated cgroup for the sessions' own groups (see ``cgroups``;
+    default: this process's own group, used when it is writable).
 
-    Memory is bounded per process, so one session can hold at most about
-    ``memory_mb * max_processes``; bound the total across sessions with the cgroup the whole
-    job runs in (a Slurm job's memory cgroup, a systemd slice), which the sandboxes inherit.
+    Memory is bounded per process (``memory_mb``) and, with a session cgroup, for the whole
+    session including the kernel memory it causes (tmpfs, shared memory, slab); without one,
+    memfd and System V shared memory are refused by the seccomp filter and every tmpfs is bounded
+    in size and inodes, so a session holds at most about ``memory_mb * max_processes`` plus its
+    tmpfs sizes.
     """
 
     def __init__(
@@ -84,6 +108,10 @@ class Sandbox:
         require_isolation: bool = False,
         run_as_uid: bool = True,
         uid_base: int | None = None,
+        disk_inodes: int = 16384,
+        seccomp: bool = True,
+        use_cgroup: bool = True,
+        cgroup_parent: str | None = None,
         preload: tuple[str, ...] = (),
         env: dict | None = None,
         python: str | None = None,
@@ -99,6 +127,7 @@ class Sandbox:
         self._root = os.geteuid() == 0
         self._uid_base = _default_uid_base() if uid_base is None else int(uid_base)
         self._use_uid = bool(run_as_uid and self._root)
+        parents, self._cgroup_note = cgroups.find_parents(cgroup_parent) if use_cgroup else ({}, "cgroup disabled")
         self.cfg = {
             "memory_mb": int(memory_mb),
             "cpu_seconds": cpu_seconds,
@@ -114,6 +143,9 @@ class Sandbox:
             "truncate": truncate,
             "namespaces": bool(namespaces),
             "reap_strays": self._use_uid,
+            "disk_inodes": int(disk_inodes),
+            "seccomp": bool(seccomp),
+            "cgroup_parents": parents,
             "preload": list(preload),
             "env": dict(env or {}),
             "python": python or sys.executable,
@@ -148,7 +180,7 @@ class Sandbox:
             sess = self._sessions.get(session_id)
             if sess is None:
                 uid = _acquire_uid(self._uid_base) if self._use_uid else None
-                sess = Session(session_id, self.cfg, uid, _release_uid if uid is not None else None)
+                sess = Session(session_id, self.cfg, uid, on_hello=self._check_isolation)
                 if session_id in self._evicted:
                     del self._evicted[session_id]
                     sess.pending_reset = True
@@ -185,16 +217,16 @@ class Sandbox:
                     raise RuntimeError(f"session {session_id!r} was closed while in use")
                 result = sess.execute(code, timeout)
                 if sess.isolation is not None and self._isolation is None:
-                    self._check_isolation(sess.isolation)
                     self._isolation = sess.isolation
                 return result
         finally:
             self._checkin(sess)
 
     def _check_isolation(self, info: dict) -> None:
-        if self.require_isolation and not (info.get("netns") and info.get("pidns") and info.get("mountns")
-                                           and info.get("uid")):
-            raise SandboxStartError(f"full isolation required but not available: {info}")
+        missing = describe_isolation(info)["missing"]
+        if self.require_isolation and missing:
+            raise SandboxStartError("untrusted code cannot be isolated on this host: no " + ", no ".join(missing)
+                                    + ((" (" + "; ".join(info.get("errors", [])) + ")") if info.get("errors") else ""))
 
     def reset(self, session_id: str = "default") -> None:
         """Kill the session's process; its next cell starts from an empty state."""
@@ -233,15 +265,25 @@ class Sandbox:
     def isolation(self) -> dict:
         """How sessions are contained here, as reported by a session's worker.
 
-        Keys: ``mode`` ("namespaces" when network, PID and mount namespaces and a dedicated
-        uid are all in force, otherwise "degraded"), ``netns``, ``pidns``, ``mountns``,
-        ``ipcns``, ``utsns`` (bools), ``uid`` (the worker's uid), ``errors``.
+        Keys: ``mode`` ("isolated" when every part of ``REQUIRED`` is in force, "partial" or
+        "unisolated" otherwise), ``missing`` (the names of the parts not in force), the parts
+        themselves (``netns``, ``pidns``, ``mountns``, ``private_root``, ``seccomp``,
+        ``unprivileged``, ``userns``), ``uid`` (the worker's), ``cgroup`` (the session's
+        control groups, or None), ``limits`` (the limits set on every session) and ``errors``.
         """
         if self._isolation is None:
             probe = f"__isolation_probe_{id(self)}"
-            self.execute("None", session_id=probe)
-            self.close_session(probe)
-        info = dict(self._isolation or {})
-        full = info.get("netns") and info.get("pidns") and info.get("mountns") and info.get("uid")
-        info["mode"] = "namespaces" if full else "degraded"
+            try:
+                self.execute("None", session_id=probe)
+            finally:
+                self.close_session(probe)
+        info = describe_isolation(self._isolation or {}, self._cgroup_note)
+        cfg = self.cfg
+        info["limits"] = {
+            "memory_mb_per_process": cfg["memory_mb"], "max_processes": cfg["max_processes"],
+            "max_file_mb": cfg["max_file_mb"], "max_open_files": cfg["max_open_files"],
+            "session_cpu_seconds": cfg["cpu_hard"], "disk_mb": cfg["disk_mb"], "disk_inodes": cfg["disk_inodes"],
+            "shm_mb": cfg["shm_mb"], "output_chars": cfg["output_chars"],
+            "session_memory_cgroup": bool(info.get("cgroup")), "session_pids_cgroup": bool(info.get("cgroup")),
+        }
         return info

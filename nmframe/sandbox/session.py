@@ -7,6 +7,7 @@ group, which includes the namespace's init, whose death takes every descendant w
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -17,12 +18,15 @@ import tempfile
 import threading
 import time
 
-from . import protocol
-from .result import ExecResult, cap_text
+from . import cgroups, protocol
+from .result import ExecResult, cap_text, escape_controls
 
 
 class SandboxStartError(RuntimeError):
     """A session's process tree could not be started."""
+
+
+_cgroup_ids = itertools.count()
 
 
 _SIGNAL_HINTS = {
@@ -37,6 +41,8 @@ _SIGNAL_HINTS = {
 def describe_exit(code: int | None) -> str:
     if code is None:
         return "The Python process died."
+    if code < 0:  # the launcher itself was killed (the cgroup's OOM killer): -signal
+        code = 128 - code
     if code >= 128:
         sig = code - 128
         try:
@@ -50,17 +56,35 @@ def describe_exit(code: int | None) -> str:
     return f"The Python process exited with code {code}."
 
 
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# The launcher is started from the same code as this process (a checkout on PYTHONPATH would
+# otherwise lose to an installed copy under ``python -I``); it imports all it needs before the
+# private root hides that checkout.
+_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from nmframe.sandbox.launcher import main; main(sys.argv[2:])"
+
+
+def _is_within(path: str, top: str) -> bool:
+    return path == top or path.startswith(top.rstrip("/") + "/")
+
+
 def interpreter_paths(python: str) -> list[str]:
-    """Directories a worker must be able to read: the interpreter's prefixes and sys.path."""
+    """What a worker may read besides the system directories: the interpreter's prefixes and
+    the installed packages on sys.path.  Never the working directory, sys.path[0] or this
+    checkout, nor any directory above them (that would expose them too)."""
+    hidden = {os.path.realpath(os.getcwd()), os.path.realpath(PACKAGE_ROOT)}
+    if sys.path and sys.path[0]:
+        hidden.add(os.path.realpath(sys.path[0]))
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-             os.path.dirname(os.path.realpath(python))}
-    paths.update(p for p in sys.path if p and os.path.isabs(p) and os.path.isdir(p))
-    pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    paths.add(pkg_root)
+             os.path.dirname(os.path.realpath(python)), os.path.dirname(os.path.abspath(python))}
+    paths.update(p for p in sys.path[1:] if p and os.path.isabs(p) and os.path.isdir(p))
+    candidates = sorted({os.path.realpath(p) for p in paths} | {os.path.abspath(p) for p in paths})
+    allowed = [p for p in candidates if os.path.isdir(p) and p != "/"
+               and not any(_is_within(h, p) for h in hidden)]
     # Keep only outermost entries: a bind of a directory carries its subdirectories.
     out: list[str] = []
-    for p in sorted(os.path.realpath(p) for p in paths):
-        if not any(p == q or p.startswith(q.rstrip("/") + "/") for q in out):
+    for p in allowed:
+        if not any(_is_within(p, q) for q in out):
             out.append(p)
     return out
 
@@ -90,11 +114,11 @@ def minimal_env(workdir: str, extra: dict | None = None) -> dict:
 
 
 class Session:
-    def __init__(self, session_id: str, cfg: dict, uid: int | None, release_uid=None) -> None:
+    def __init__(self, session_id: str, cfg: dict, uid: int | None, on_hello=None) -> None:
         self.session_id = session_id
         self.cfg = cfg
         self.uid = uid
-        self._release_uid = release_uid
+        self._on_hello = on_hello  # checks the worker's isolation report before any cell runs
         self.lock = threading.Lock()
         self.proc: subprocess.Popen | None = None
         self.rfd = -1
@@ -106,6 +130,8 @@ class Session:
         self.in_use = 0
         self.cold_start_s = 0.0
         self.closed = False
+        self.seq = 0
+        self.cgroup_paths: list[str] = []
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -118,11 +144,21 @@ class Session:
         os.chmod(self.workdir, 0o700)
         cfg = dict(self.cfg, workdir=self.workdir, uid=self.uid, gid=self.uid)
         cfg.pop("workdir_root", None)
+        parents = cfg.pop("cgroup_parents", None) or {}
+        if parents:
+            # The whole session: the worker's memory_mb plus the launcher's and init's share.
+            try:
+                self.cgroup_paths = cgroups.create(parents, f"nmframe-sb-{os.getpid()}-{next(_cgroup_ids)}",
+                                                   (int(cfg["memory_mb"]) + 96) << 20, int(cfg["max_processes"]) + 4)
+                cfg["cgroup_paths"] = self.cgroup_paths
+                cfg["cgroup_kind"] = "v2" if "v2" in parents else "v1:" + ",".join(sorted(parents))
+            except OSError as exc:  # reported by the worker's isolation report, not fatal
+                cfg["cgroup_error"] = f"cgroup: {exc}"
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
         try:
             self.proc = subprocess.Popen(
-                [cfg["python"], "-I", "-m", "nmframe.sandbox.launcher", json.dumps(cfg)],
+                [cfg["python"], "-I", "-c", _BOOT, PACKAGE_ROOT, json.dumps(cfg)],
                 stdin=req_r, stdout=resp_w, stderr=subprocess.PIPE,
                 env=minimal_env(self.workdir, cfg.get("env")), cwd="/",
                 start_new_session=True, close_fds=True,
@@ -131,6 +167,8 @@ class Session:
             for fd in (req_r, req_w, resp_r, resp_w):
                 os.close(fd)
             self._remove_workdir()
+            cgroups.remove(self.cgroup_paths)
+            self.cgroup_paths = []
             raise
         os.close(req_r)
         os.close(resp_w)
@@ -149,6 +187,12 @@ class Session:
         if self.proc.stderr is not None:
             self.proc.stderr.close()
         self.isolation = hello.get("isolation") or {}
+        if self._on_hello is not None:
+            try:
+                self._on_hello(self.isolation)
+            except BaseException:
+                self.kill()
+                raise
         self.cold_start_s = time.monotonic() - t0
         self.started_once = True
 
@@ -186,6 +230,9 @@ class Session:
                     pass
                 setattr(self, attr, -1)
         self._remove_workdir()
+        if self.cgroup_paths:
+            cgroups.remove(self.cgroup_paths)
+            self.cgroup_paths = []
         return code
 
     def _exit_code_soon(self, wait_s: float = 2.0) -> int | None:
@@ -204,15 +251,16 @@ class Session:
     def close(self) -> None:
         self.closed = True
         self.kill()
-        if self._release_uid is not None and self.uid is not None:
-            self._release_uid(self.uid)
-            self.uid = None
 
     # ------------------------------------------------------------------ execution
-    def execute(self, code: str, timeout: float) -> ExecResult:
+    def execute(self, code: str, timeout: float, _restarted: bool = False) -> ExecResult:
         cfg = self.cfg
         limit = int(cfg["output_chars"])
         reset = False
+        if self.proc is not None and protocol.pending(self.rfd):
+            # A frame that answers no request (a cell wrote to the protocol pipe): the session
+            # cannot be trusted any more, so it restarts before this cell runs.
+            self.kill()
         if self.proc is None:
             reset = self.started_once or self.pending_reset
             self.pending_reset = False
@@ -221,11 +269,22 @@ class Session:
         t0 = time.monotonic()
         # The worker interrupts itself at `timeout`; the hard deadline is only the backstop.
         deadline = t0 + timeout + float(cfg["grace_s"])
-        frame = protocol.encode({"op": "exec", "code": code, "timeout": timeout, "cpu": cpu})
+        self.seq += 1
+        seq = self.seq
+        frame = protocol.encode({"op": "exec", "seq": seq, "code": code, "timeout": timeout, "cpu": cpu})
         max_frame = 65536 + 16 * limit
         try:
             protocol.write_all(self.wfd, frame, deadline)
             resp = protocol.read_frame(self.rfd, deadline, max_frame)
+            answered = resp.get("seq")
+            if answered != seq:
+                if isinstance(answered, int) and 0 < answered < seq and not _restarted:
+                    # The answer to an earlier request arrived late (a cell forged that one's
+                    # answer): nothing this session says can be matched any more.  Restart it
+                    # and run this cell there.
+                    self.kill()
+                    return self.execute(code, timeout, _restarted=True)
+                raise protocol.ProtocolError(f"a frame answered request {answered!r}, not {seq}")
         except protocol.Deadline:
             self.kill()
             return ExecResult(
@@ -235,7 +294,7 @@ class Session:
                          "the Python session was reset; earlier variables are lost."),
             )
         except (protocol.ProtocolError, OSError) as exc:
-            code_ = self._exit_code_soon() if isinstance(exc, protocol.PeerClosed) or isinstance(exc, OSError) else None
+            code_ = self._exit_code_soon() if isinstance(exc, (protocol.PeerClosed, OSError)) else None
             self.kill()
             why = describe_exit(code_) if code_ is not None else f"The Python process stopped answering ({exc})."
             return ExecResult(
@@ -248,9 +307,9 @@ class Session:
             status = "error"
         return ExecResult(
             status=status,
-            stdout=cap_text(str(resp.get("stdout", "")), limit + 200, cfg.get("truncate", "head")),
-            stderr=cap_text(str(resp.get("stderr", "")), limit + 200, "tail"),
-            message=str(resp.get("message", ""))[:1000],
+            stdout=escape_controls(cap_text(str(resp.get("stdout", "")), limit + 200, cfg.get("truncate", "head"))),
+            stderr=escape_controls(cap_text(str(resp.get("stderr", "")), limit + 200, "tail")),
+            message=escape_controls(str(resp.get("message", ""))[:1000]),
             duration_s=time.monotonic() - t0,
             session_reset=reset,
             session_id=self.session_id,

@@ -181,19 +181,19 @@ class Worker:
                 req = protocol.read_frame(self.rfd, None)
             except protocol.ProtocolError:
                 os._exit(0)
-            op = req.get("op")
+            op, seq = req.get("op"), req.get("seq")
             if op == "exec":
                 try:
                     resp = self.run_cell(str(req.get("code", "")), float(req.get("timeout") or 0),
                                          float(req.get("cpu") or 0))
-                    data = protocol.encode(resp)
+                    data = protocol.encode(dict(resp, seq=seq))
                 except MemoryError:
                     # Not even the answer fits: die, and the parent restarts the session.
                     os._exit(3)
             elif op == "ping":
-                data = protocol.encode({"status": "ok"})
+                data = protocol.encode({"status": "ok", "seq": seq})
             else:
-                data = protocol.encode({"status": "error", "stderr": f"unknown op {op!r}"})
+                data = protocol.encode({"status": "error", "stderr": f"unknown op {op!r}", "seq": seq})
             try:
                 protocol.write_all(self.wfd, data)
             except OSError:

@@ -171,13 +171,16 @@ class Evaluate(Step):
 
                         tokenizer = load_model_tokenizer(model.path)
                     backend = stack.enter_context(open_model_backend(cfg, model, log_dir=scratch))
-                    sandbox = None
+                    sandbox, isolation = None, {"mode": "unused"}  # no model-written code runs
                     if p["tir"] and mine:
-                        from nmframe.sandbox import Sandbox
+                        from nmframe.sandbox.policy import open_for_untrusted_code
 
-                        sandbox = stack.enter_context(Sandbox(
+                        sandbox, isolation = open_for_untrusted_code(
+                            bool(cfg.sandbox.allow_unisolated), ctx.log, cfg.sandbox.cgroup_parent,
                             max_sessions=cfg.generate.sandbox_sessions, memory_mb=cfg.generate.sandbox_memory_mb,
-                            output_chars=int(cfg.tir.output_chars), default_timeout=float(cfg.tir.call_timeout_s)))
+                            output_chars=int(cfg.tir.output_chars), default_timeout=float(cfg.tir.call_timeout_s))
+                        stack.enter_context(sandbox)
+                    ctx.log_metrics({"sandbox_isolation": isolation})
                     if fmt == "chat":
                         stats.update(sample_problems_chat(
                             mine, mode=p["mode"], n=n, backend=backend, settings=settings, tokenizer=tokenizer,

@@ -115,14 +115,16 @@ class Generate(Step):
                     tool_workers=int(gen.tool_workers), count_teacher_tokens=bool(gen.count_teacher_tokens))
                 with contextlib.ExitStack() as stack:
                     backend = stack.enter_context(open_backend(cfg, log_dir=scratch))
-                    sandbox = None
+                    sandbox, isolation = None, {"mode": "unused"}  # no model-written code runs
                     if p["tir"] and mine:
-                        from nmframe.sandbox import Sandbox
+                        from nmframe.sandbox.policy import open_for_untrusted_code
 
-                        sandbox = stack.enter_context(Sandbox(
+                        sandbox, isolation = open_for_untrusted_code(
+                            bool(cfg.sandbox.allow_unisolated), ctx.log, cfg.sandbox.cgroup_parent,
                             max_sessions=gen.sandbox_sessions, memory_mb=gen.sandbox_memory_mb,
-                            output_chars=int(cfg.tir.output_chars),
-                            default_timeout=float(cfg.tir.call_timeout_s)))
+                            output_chars=int(cfg.tir.output_chars), default_timeout=float(cfg.tir.call_timeout_s))
+                        stack.enter_context(sandbox)
+                    ctx.log_metrics({"sandbox_isolation": isolation})
 
                     def progress(done, todo):
                         ctx.log.info("generate %s: %d/%d samples", ctx.task.id, done, todo)
