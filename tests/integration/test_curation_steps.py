@@ -1,4 +1,4 @@
-"""The preparation steps through the CLI on CPU: raw StackExchange / AoPS dumps -> problems with
+"""The curation steps from raw dumps through the CLI on CPU: raw StackExchange / AoPS dumps -> problems with
 answers, classified and decontaminated, with the tiny `hf` teacher as the LLM (its replies are
 noise, so the uncertain rows must end as counted "no decision", never as labels)."""
 from __future__ import annotations
@@ -12,7 +12,8 @@ from nmframe.cli import main
 from nmframe.datafiles import read_jsonl
 from tests.unit.test_sources_stackexchange import write_dump
 
-STEPS = "pipeline.steps=[extract_problems,extract_answers,prep_classify,prep_decontaminate]"
+STEPS = "pipeline.steps=[extract_problems,extract_answers,classify,decontaminate]"
+METHODS = ("filters.classify_method=rules_llm", "filters.decontam_method=rules_llm")
 
 
 def artifact(out: Path, step: str) -> Path:
@@ -23,7 +24,7 @@ def artifact(out: Path, step: str) -> Path:
 
 def run(tmp_path, *extra):
     return main(["run", STEPS, "tracking.wandb_mode=disabled", f"paths.outputs={tmp_path / 'out'}",
-                 "teacher=tiny", "prep.max_tokens=8", "prep.batch_size=4", *extra])
+                 "teacher=tiny", "prep.max_tokens=8", "prep.batch_size=4", *METHODS, *extra])
 
 
 @pytest.mark.slow
@@ -54,10 +55,10 @@ def test_stackexchange_dump_to_problems(tmp_path):
         if p["prep"]["answer"]["decided_by"] == "none":
             assert p["expected_answer"] is None and p["prep"]["answer"]["reason"].startswith("no decision:")
 
-    cls = artifact(out, "prep_classify")
+    cls = artifact(out, "classify")
     crep = json.loads((cls / "report.json").read_text())
     assert crep["kept"] + crep["removed"] + crep["undecided"] == len(ans)
-    dec = artifact(out, "prep_decontaminate")
+    dec = artifact(out, "decontaminate")
     drep = json.loads((dec / "report.json").read_text())
     assert drep["kept"] + drep["removed"] + drep["undecided"] == crep["kept"]
     for p in read_jsonl(dec / "problems.jsonl"):
