@@ -43,8 +43,8 @@ class DagBuilder:
             if name != before and get_step(name).produces == produces:
                 return self.one(name)
         makers = [n for n in list_steps() if get_step(n).produces == produces]
-        raise DagError(f"step {before!r} needs {produces} from an earlier step ({', '.join(makers) or 'none registered'}); "
-                       f"none is in pipeline.steps before it (steps so far: {', '.join(self.by_step) or 'none'})")
+        raise DagError(f"step {before!r} needs {produces} from an earlier step "
+                       f"({', '.join(makers) or 'none registered'}); none is in pipeline.steps before it (steps so far: {', '.join(self.by_step) or 'none'})")
 
     def add_step(self, name: str) -> list[Task]:
         step = get_step(name)

@@ -20,7 +20,8 @@ import collections
 
 from nmframe.config.checks import ConfigError
 from nmframe.curation import prompts
-from nmframe.curation.decontam import CONTAMINATED, METHODS, NGRAM, RULES_LLM, NgramIndex, decide_contamination, decide_ngram, load_benchmarks
+from nmframe.curation.decontam import (CONTAMINATED, METHODS, NGRAM, RULES_LLM, NgramIndex, decide_contamination,
+                                       decide_ngram, load_benchmarks)
 from nmframe.curation.llm import llm_slice, open_llm
 from nmframe.curation.stepio import check_on_no_decision, filter_problems, report
 from nmframe.curation.tally import Tally

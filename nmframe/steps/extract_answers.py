@@ -1,7 +1,8 @@
 """extract_answers: the reference answer of each extracted problem, from its thread.
 
-Input: ``extract_problems`` (its rows carry the threads' answers). Rules first (a ``\\boxed{}`` answer in the accepted answer, boxes
-that all agree, no answers at all), the LLM for the rest (:mod:`nmframe.curation.answers`). Output:
+Input: ``extract_problems`` (its rows carry the threads' answers). Rules first (a ``\\boxed{}``
+answer in the accepted answer, boxes that all agree, no answers at all), the LLM for the rest
+(:mod:`nmframe.curation.answers`). Output:
 ``problems.jsonl`` (every input problem, ``expected_answer`` set when an answer was found, the
 decision in ``prep.answer``), ``report.json``. A problem without a decision keeps
 ``expected_answer = null`` (answer validation fills it by majority) and is counted.
@@ -53,7 +54,8 @@ class ExtractAnswers(Step):
                         ctx.log.warning("no answer decision for %s: %s", r.get("origin"), d.reason)
                     out.write("problems", r)
             n = out.counts["problems"]
-        ctx.write_json("report.json", {"problems": n, "llm_replies": replies, "llm": llm_slice(ctx.cfg, str(ctx.cfg.prep.backend)),
+        llm = llm_slice(ctx.cfg, str(ctx.cfg.prep.backend))
+        ctx.write_json("report.json", {"problems": n, "llm_replies": replies, "llm": llm,
                                        "bad_lines": sum(bad.values()), "bad_examples": list(bad)[:20],
                                        "decisions": tally.to_dict()})
         d = tally.to_dict()

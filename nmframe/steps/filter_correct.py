@@ -1,7 +1,8 @@
 """filter_correct: keep only the traces whose final answer reaches expected_answer.
 
 Inputs: the problems that survived the earlier filters (the nearest earlier step that produces
-problems: ``filter_trivial``, ``validate_answers``, ...) and every task of ``answers.samples_step`` (all modes and TIR settings).
+problems: ``filter_trivial``, ``validate_answers``, ...) and every task of
+``answers.samples_step`` (all modes and TIR settings).
 A trace of a problem no longer in the set is dropped ("problem removed"); ungraded traces
 are dropped unless ``filters.keep_ungraded`` and always counted apart from wrong ones (rules
 in :mod:`nmframe.curation.correctness`). Traces are streamed in chunks, so memory stays

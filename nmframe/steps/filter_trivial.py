@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import collections
 
-from nmframe.datafiles import write_jsonl
 from nmframe.curation.samples import answers_by_problem, sample_dirs
 from nmframe.curation.stepio import SAMPLES_PREFIX, read_problems, report, samples_upstream
 from nmframe.curation.tally import Tally
 from nmframe.curation.trivial import decide_from_metadata, decide_from_samples
+from nmframe.datafiles import write_jsonl
 from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
 SOURCES = ("auto", "samples", "metadata")
 

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import collections
 
-from nmframe.datafiles import write_jsonl
 from nmframe.curation.llm import llm_slice, load_backend
 from nmframe.curation.samples import answers_by_problem, sample_dirs
 from nmframe.curation.stepio import SAMPLES_PREFIX, read_problems, report, samples_upstream
 from nmframe.curation.tally import Tally
 from nmframe.curation.validation import NO_ANSWER, validate_answers
+from nmframe.datafiles import write_jsonl
 from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
 
 

@@ -63,7 +63,8 @@ def test_missing_producer_through_the_cli(capsys):
 
 
 def test_retired_step_names_say_what_replaces_them(capsys):
-    with pytest.raises(UnknownStepError, match="'prep_classify' was replaced by classify with filters.classify_method=rules_llm"):
+    with pytest.raises(UnknownStepError,
+                       match="'prep_classify' was replaced by classify with filters.classify_method=rules_llm"):
         get_step("prep_classify")
     with pytest.raises(ConfigError, match="was replaced by decontaminate with filters.decontam_method=rules_llm"):
         compose(["experiment=quickstart", "pipeline.steps=[ingest,prep_decontaminate]"])
@@ -73,7 +74,8 @@ def test_retired_step_names_say_what_replaces_them(capsys):
 
 def test_methods_are_checked_when_planning():
     with pytest.raises(ConfigError, match="filters.classify_method='llm': was replaced by rules_llm"):
-        build_dag(compose(["experiment=quickstart", "pipeline.steps=[ingest,classify]", "filters.classify_method=llm"]))
+        build_dag(compose(["experiment=quickstart", "pipeline.steps=[ingest,classify]",
+                           "filters.classify_method=llm"]))
     with pytest.raises(ConfigError, match=r"filters.decontam_method='exact': unknown method \(allowed: ngram, rules_llm\)"):
         build_dag(compose(["experiment=quickstart", "pipeline.steps=[ingest,decontaminate]",
                            "filters.decontam_method=exact"]))
