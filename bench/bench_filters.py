@@ -26,8 +26,8 @@ import sys
 import time
 
 from nmframe.answers import cache_stats, shutdown_pool
-from nmframe.filters.correctness import decide_traces
-from nmframe.filters.trivial import decide_from_metadata
+from nmframe.curation.correctness import decide_traces
+from nmframe.curation.trivial import decide_from_metadata
 
 LATEX_PAIRS = [  # (gold, equivalent spelling that the fast path cannot decide)
     ("\\frac{\\sqrt{3}}{2}", "\\frac{\\sqrt 3}{2}"), ("2\\sqrt{2}", "\\sqrt{8}"), ("\\pi/4", "\\frac{\\pi}{4}"),

@@ -87,7 +87,7 @@ class HleMath(Benchmark):
                 "data_source": self.name, "answer_type": row.get("answer_type")}, None
 
     def grade(self, samples, problems, cfg, log=None, judge=None):
-        from nmframe.filters.llm import ask
+        from nmframe.curation.llm import ask
 
         if judge is None:
             raise BenchmarkError("hle-math is graded by an LLM judge: set evaluate.judge='module:factory' "

@@ -78,11 +78,13 @@ def check_parallel_layout(cfg: DictConfig, stage_name: str) -> dict:
 
 
 def validate(cfg: DictConfig) -> None:
-    from nmframe.engine.registry import list_steps
+    from nmframe.engine.registry import list_steps, replacement_of
 
     known = list_steps()
     for i, s in enumerate(cfg.pipeline.steps):
         if s not in known:
+            if replacement_of(s):
+                raise ConfigError(f"pipeline.steps[{i}]", s, f"was replaced by {replacement_of(s)}")
             raise ConfigError(f"pipeline.steps[{i}]", s, "unknown step", allowed=", ".join(known))
     if len(set(cfg.pipeline.steps)) != len(cfg.pipeline.steps):
         raise ConfigError("pipeline.steps", list(cfg.pipeline.steps), "lists a step twice")

@@ -52,13 +52,12 @@ class FiltersConfig:
     trivial_mode: str = "low"         # reasoning effort of the attempts that decide triviality (paper: low)
     trivial_source: str = "auto"      # samples | metadata (released rows' reason_low_*_tool) | auto (samples if generated)
     keep_ungraded: bool = False       # correctness filter: keep traces the grader could not decide
-    classify_method: str = "heuristic"  # heuristic | llm
-    classifier: Optional[str] = None  # LLM classifier: "teacher" or "module:factory" (needed by classify_method=llm)
+    classify_method: str = "heuristic"  # heuristic (rules decide all) | rules_llm (confident rules, the prep.backend LLM for the rest)
     classify_remove: List[str] = field(default_factory=lambda: ["invalid", "multiple_choice", "proof", "yes_no"])
     decontam_benchmarks: List[str] = field(default_factory=lambda: ["pkg://benchmarks/comp-math-24-25.jsonl"])
     decontam_ngram: int = 13          # word n-gram size
     decontam_min_shared: int = 1      # shared n-grams that make a candidate
-    decontam_llm: Optional[str] = None  # LLM confirmation: "teacher" or "module:factory"; None: n-gram overlap decides
+    decontam_method: str = "ngram"    # ngram (a candidate is removed) | rules_llm (near-verbatim by rule, the prep.backend LLM for the rest)
 
 
 @dataclass
@@ -127,15 +126,15 @@ class EvaluateConfig:
 
 @dataclass
 class PrepConfig:
-    """Problem preparation from raw forum data (steps extract_problems, extract_answers,
-    prep_classify, prep_decontaminate; see nmframe.prep)."""
+    """The LLM-backed curation steps (extract_problems, extract_answers, and classify / decontaminate
+    with method rules_llm; see nmframe.curation)."""
     cutoff_date: str = "2024-07-01"   # StackExchange posts created on or after this date are excluded (paper: dumps before July 2024)
     backend: str = "teacher"          # teacher (cfg.teacher's backend) | none (rules only) | "module:factory" (callable(prompt) -> reply)
     reasoning_effort: str = "low"     # harmony reasoning effort of the preparation prompts (gpt-oss teachers)
     max_tokens: int = 4096            # reply budget of one preparation prompt
     temperature: float = 0.0
     batch_size: int = 32              # uncertain rows sent to the backend per call
-    on_no_decision: str = "hold"      # classify/decontam rows without a decision: hold (undecided.jsonl) | keep
+    on_no_decision: str = "hold"      # classify/decontaminate rows without a decision: hold (undecided.jsonl) | keep
     rule_max_sentences: int = 2       # a post this short, without chatter or enumeration, is its own problem (rule)
     rule_max_chars: int = 600
     decontam_rule_containment: float = 0.9  # n-gram containment at which the rule removes without asking the LLM

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from omegaconf import DictConfig
 
-from nmframe.engine.registry import get_step
+from nmframe.engine.registry import get_step, list_steps
 from nmframe.engine.task import Task, compute_key
 
 
@@ -34,6 +34,17 @@ class DagBuilder:
         if len(found) != 1:
             raise DagError(f"expected exactly one {step!r} task matching {match or '{}'}, found {len(found)}")
         return found[0]
+
+    def nearest(self, produces: str, before: str) -> Task:
+        """The task of the nearest step before ``before`` in pipeline order whose class declares
+        ``produces``: a consumer names what it reads, not which steps may write it, so a pipeline
+        may start from raw dumps or from files and leave out any filter."""
+        for name in reversed(list(self.by_step)):
+            if name != before and get_step(name).produces == produces:
+                return self.one(name)
+        makers = [n for n in list_steps() if get_step(n).produces == produces]
+        raise DagError(f"step {before!r} needs {produces} from an earlier step "
+                       f"({', '.join(makers) or 'none registered'}); none is in pipeline.steps before it (steps so far: {', '.join(self.by_step) or 'none'})")
 
     def add_step(self, name: str) -> list[Task]:
         step = get_step(name)

@@ -5,6 +5,7 @@ import importlib
 import os
 
 _STEPS: dict[str, type] = {}
+_RETIRED: dict[str, str] = {}  # old step name -> what replaces it, for the error a stale config gets
 _BUILTIN_MODULES = ("nmframe.steps",)
 
 
@@ -25,6 +26,17 @@ def register_step(cls):
     return cls
 
 
+def retire_step(old: str, replacement: str) -> None:
+    """Record that step ``old`` no longer exists and what a config should name instead."""
+    _RETIRED[old] = replacement
+
+
+def replacement_of(name: str) -> str | None:
+    """What replaces a retired step name (None if ``name`` was never retired)."""
+    _load_builtins()
+    return _RETIRED.get(name)
+
+
 def _load_builtins() -> None:
     """Import the built-in steps and any plugin modules named in NMFRAME_PLUGINS (comma-separated),
     so a user's own steps register by name in the planner and in every worker process alike."""
@@ -38,6 +50,8 @@ def get_step(name: str):
     try:
         return _STEPS[name]()
     except KeyError:
+        if name in _RETIRED:
+            raise UnknownStepError(f"step {name!r} was replaced by {_RETIRED[name]}") from None
         raise UnknownStepError(
             f"unknown step {name!r}; registered steps: {', '.join(sorted(_STEPS))}") from None
 

@@ -80,6 +80,8 @@ class Step:
     VERSION: str = ""
     description: str = ""
     inputs: tuple[str, ...] = ()     # upstream step names (one task each unless tasks() says otherwise)
+    produces: str | None = None      # what its artifacts hold ("problems", "samples"): later steps find the
+                                     # nearest producer by it (DagBuilder.nearest), not by a list of names
     slice_paths: tuple[str, ...] = ()  # config paths whose resolved values define the output
 
     def tasks(self, cfg: DictConfig, dag: "DagBuilder") -> list[TaskSpec]:

@@ -7,5 +7,5 @@ from nmframe.steps import pack  # noqa: F401
 from nmframe.steps import train_stage  # noqa: F401
 from nmframe.steps import classify, decontaminate, filter_correct, filter_trivial, validate_answers  # noqa: F401
 from nmframe.steps import evaluate  # noqa: F401
-from nmframe.steps import extract_problems, extract_answers, prep_classify, prep_decontaminate, stream_released  # noqa: F401
+from nmframe.steps import extract_problems, extract_answers, stream_released  # noqa: F401
 from nmframe.steps import import_traces  # noqa: F401

@@ -122,11 +122,11 @@ class Evaluate(Step):
 
     def run(self, ctx: StepContext) -> None:
         from nmframe.benchmarks import get_benchmark
+        from nmframe.curation.llm import load_backend
         from nmframe.evaluation.configs import resolve_prompt_format
         from nmframe.evaluation.model import open_model_backend, resolve_model
         from nmframe.evaluation.sampling import sample_problems
         from nmframe.evaluation.scoring import maj_convention, score
-        from nmframe.filters.llm import load_backend
         from nmframe.generation.runner import open_shard, shard_of
         from nmframe.generation.shards import read_records
         from nmframe.generation.tir import LoopSettings

@@ -2,13 +2,13 @@
 
 Why a step: the recipe's problems come from raw AoPS threads and StackExchange dumps, not from a
 ready problem list, so a pipeline can start here instead of at ``ingest``:
-``pipeline.steps=[extract_problems, extract_answers, prep_classify, prep_decontaminate]`` with
+``pipeline.steps=[extract_problems, extract_answers, classify, decontaminate]`` with
 ``source=aops_forum_raw`` or ``source=stackexchange_raw``.
 
 Inputs: ``source.files``: ``.xml`` files are StackExchange ``Posts.xml`` dumps (the site from the
 folder name, the cut-off ``prep.cutoff_date``), other files AoPS-style thread dumps (JSONL or
 Parquet, ``schema: aops_forum`` or ``auto``). Each post is decided by a rule or the LLM
-(:mod:`nmframe.prep.extract`). Output: ``problems.jsonl`` (one row per problem, canonical fields
+(:mod:`nmframe.curation.extract`). Output: ``problems.jsonl`` (one row per problem, canonical fields
 plus ``answers`` and ``prep.extract``), ``no_problem.jsonl`` (posts with no problem, with the
 decision), ``undecided.jsonl`` (posts without a decision), ``report.json``.
 """
@@ -19,12 +19,13 @@ import itertools
 import os
 from pathlib import Path
 
+from nmframe.curation import prompts
+from nmframe.curation.extract import PROMPT, decide_problems, problem_rows
+from nmframe.curation.llm import llm_slice, open_llm
+from nmframe.curation.stepio import Outputs, chunks
+from nmframe.curation.tally import Tally
 from nmframe.datafiles import fingerprint, resolve
 from nmframe.engine import Resources, Step, StepContext, register_step
-from nmframe.prep import prompts
-from nmframe.prep.extract import PROMPT, decide_problems, problem_rows
-from nmframe.prep.llm import llm_slice, open_prep_llm
-from nmframe.prep.stepio import DecisionTally, Outputs, chunks
 from nmframe.progress import track
 from nmframe.sources import read_aops, read_posts_xml
 
@@ -68,6 +69,7 @@ class ExtractProblems(Step):
     name = "extract_problems"
     VERSION = "1"
     description = "raw AoPS threads / StackExchange Posts.xml -> problems (rules first, LLM for the rest)"
+    produces = "problems"
     slice_paths = ("source", "prep.cutoff_date", "prep.rule_max_sentences", "prep.rule_max_chars", "prep.max_posts")
 
     def config_slice(self, cfg, params):
@@ -76,7 +78,7 @@ class ExtractProblems(Step):
             f.pop("path", None)
         out["files"] = [[[p.name, fingerprint(p)] for p in paths] or f"MISSING: {spec.path}"
                         for spec, paths in raw_files(cfg, missing_ok=True)]
-        out["llm"] = llm_slice(cfg)
+        out["llm"] = llm_slice(cfg, str(cfg.prep.backend))
         out["prompts"] = prompts.fingerprint(PROMPT)
         return out
 
@@ -87,13 +89,13 @@ class ExtractProblems(Step):
         cfg = ctx.cfg
         p = cfg.prep
         skipped: collections.Counter = collections.Counter()
-        tally, replies = DecisionTally(int(p.report_examples)), {}
+        tally, replies = Tally(int(p.report_examples)), {}
         seen: set[str] = set()
         counts = collections.Counter()
         source = threads(cfg, skipped, ctx.out_dir)
         if p.max_posts is not None:
             source = itertools.islice(source, int(p.max_posts))
-        with open_prep_llm(cfg, ctx.out_dir) as llm, Outputs(ctx.out_dir, ("problems", "no_problem", "undecided")) as out:
+        with open_llm(cfg, str(p.backend), ctx.out_dir) as llm, Outputs(ctx.out_dir, ("problems", "no_problem", "undecided")) as out:
             for chunk in chunks(track(source, "extract_problems"), 4 * int(p.batch_size)):
                 decisions = decide_problems(chunk, llm, max_sentences=int(p.rule_max_sentences),
                                             max_chars=int(p.rule_max_chars), replies=replies)
@@ -101,15 +103,17 @@ class ExtractProblems(Step):
                     counts["posts"] += 1
                     if not d.decided:
                         out.write("undecided", {**t.to_dict(), "prep": {"extract": d.record()}})
-                        tally.add(t.data_source, d.decided_by, "undecided", {"origin": t.origin, "reason": d.reason})
+                        tally.add(t.data_source, "undecided", kept=None, decided_by=d.decided_by,
+                                  example={"origin": t.origin, "reason": d.reason})
                         ctx.log.warning("no decision for %s: %s", t.origin, d.reason)
                         continue
                     rows = problem_rows(t, d)
                     if not rows:
                         out.write("no_problem", {**t.to_dict(), "prep": {"extract": d.record()}})
-                        tally.add(t.data_source, d.decided_by, "no problem")
+                        tally.add(t.data_source, "no problem", kept=False, decided_by=d.decided_by)
                         continue
-                    tally.add(t.data_source, d.decided_by, f"{len(rows)} problem(s)" if len(rows) > 1 else "1 problem")
+                    tally.add(t.data_source, f"{len(rows)} problem(s)" if len(rows) > 1 else "1 problem",
+                              decided_by=d.decided_by)
                     for r in rows:
                         if r["id"] in seen:
                             counts["duplicates"] += 1
@@ -122,7 +126,7 @@ class ExtractProblems(Step):
         report = {"source": cfg.source.name, "posts": counts["posts"], "problems": written.get("problems", 0),
                   "posts_without_problem": written.get("no_problem", 0), "undecided": written.get("undecided", 0),
                   "duplicates": counts["duplicates"], "skipped": dict(skipped), "llm_replies": replies,
-                  "llm": llm_slice(cfg), "decisions": tally.to_dict()}
+                  "llm": llm_slice(cfg, str(p.backend)), "decisions": tally.to_dict()}
         ctx.write_json("report.json", report)
         ctx.log.info("extract_problems: %d posts -> %d problems; %d undecided; skipped %s", counts["posts"],
                      report["problems"], report["undecided"], dict(skipped))

@@ -1,10 +1,11 @@
 """filter_correct: keep only the traces whose final answer reaches expected_answer.
 
-Inputs: the problems that survived the earlier filters (``filter_trivial``, else
-``validate_answers``) and every task of ``answers.samples_step`` (all modes and TIR settings).
+Inputs: the problems that survived the earlier filters (the nearest earlier step that produces
+problems: ``filter_trivial``, ``validate_answers``, ...) and every task of
+``answers.samples_step`` (all modes and TIR settings).
 A trace of a problem no longer in the set is dropped ("problem removed"); ungraded traces
 are dropped unless ``filters.keep_ungraded`` and always counted apart from wrong ones (rules
-in :mod:`nmframe.filters.correctness`). Traces are streamed in chunks, so memory stays
+in :mod:`nmframe.curation.correctness`). Traces are streamed in chunks, so memory stays
 bounded for millions of traces.
 
 Output: ``traces.jsonl`` (the kept sample records, with the validated ``expected_answer``,
@@ -16,13 +17,12 @@ from __future__ import annotations
 import collections
 import json
 
+from nmframe.curation.correctness import decide_traces
+from nmframe.curation.samples import iter_samples, sample_answer, sample_dirs
+from nmframe.curation.stepio import SAMPLES_PREFIX, chunks, read_problems, report, samples_upstream
+from nmframe.curation.tally import Tally
 from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
-from nmframe.filters.correctness import decide_traces, iter_chunks
-from nmframe.filters.report import Tally
-from nmframe.filters.samples import iter_samples, sample_answer, sample_dirs
-from nmframe.filters.stepio import SAMPLES_PREFIX, problems_upstream, read_problems, report, samples_upstream
 
-PROBLEM_STEPS = ("filter_trivial", "validate_answers")
 CHUNK = 20_000
 
 
@@ -31,11 +31,12 @@ class FilterCorrect(Step):
     name = "filter_correct"
     VERSION = "1"
     description = "keep the traces whose extracted answer grades correct against expected_answer"
-    inputs = (*PROBLEM_STEPS, "generate")
+    inputs = ("generate",)
+    produces = "traces"
     slice_paths = ("filters.keep_ungraded", "answers.grade_timeout_s")
 
     def tasks(self, cfg, dag):
-        _, problems = problems_upstream(dag, PROBLEM_STEPS, self.name)
+        problems = dag.nearest("problems", before=self.name)
         return [TaskSpec(params={}, inputs={"problems": problems, **samples_upstream(cfg, dag)})]
 
     def resources(self, cfg, params):
@@ -50,7 +51,7 @@ class FilterCorrect(Step):
         tally = Tally()
         per_config: collections.Counter = collections.Counter()
         with open(ctx.out_dir / "traces.jsonl", "w", encoding="utf-8") as out:
-            for chunk in iter_chunks(iter_samples(sample_dirs(ctx.inputs, SAMPLES_PREFIX), bad), CHUNK):
+            for chunk in chunks(iter_samples(sample_dirs(ctx.inputs, SAMPLES_PREFIX), bad), CHUNK):
                 recs = [r for _, r in chunk]
                 answers = [sample_answer(r, origin) for origin, r in chunk]
                 decisions = decide_traces(recs, expected, answers=answers,
@@ -58,7 +59,7 @@ class FilterCorrect(Step):
                                           timeout=float(cfg.answers.grade_timeout_s), workers=cfg.answers.workers)
                 for r, d in zip(recs, decisions):
                     pid = str(r.get("problem_id"))
-                    tally.add(sources.get(pid, r.get("data_source")), d.keep, d.reason)
+                    tally.add(sources.get(pid, r.get("data_source")), d.reason, kept=d.keep)
                     if d.keep:
                         per_config[f"{r.get('mode')}/tir={r.get('tir')}"] += 1
                         out.write(json.dumps({**r, "expected_answer": expected[pid], "kept": True,

@@ -1,12 +1,12 @@
 """filter_trivial: drop problems the teacher solves too often in low mode.
 
-Inputs: the problems (``validate_answers``, else ``decontaminate`` / ``classify`` / ``ingest``)
+Inputs: the problems (the nearest earlier step that produces them: validate_answers, ...)
 and, when the pass counts come from samples, every task of ``answers.samples_step`` with
 ``mode = filters.trivial_mode`` (``low``: 8 TIR + 8 no-TIR attempts).
 ``filters.trivial_source``: ``samples`` (grade those attempts), ``metadata`` (the released
 rows' ``metadata["reason_low_with_tool"/"reason_low_no_tool"]``, nothing regenerated) or
 ``auto`` (samples when the pipeline generates that mode, else metadata). Rules in
-:mod:`nmframe.filters.trivial`.
+:mod:`nmframe.curation.trivial`.
 
 Output: ``problems.jsonl`` (kept), ``removed.jsonl`` (with ``filter = {reason, passes, count,
 pass_rate}``), ``decisions.jsonl`` (id, reason, passes, count, ungraded, pass_rate of every
@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import collections
 
+from nmframe.curation.samples import answers_by_problem, sample_dirs
+from nmframe.curation.stepio import SAMPLES_PREFIX, read_problems, report, samples_upstream
+from nmframe.curation.tally import Tally
+from nmframe.curation.trivial import decide_from_metadata, decide_from_samples
 from nmframe.datafiles import write_jsonl
 from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
-from nmframe.filters.report import Tally
-from nmframe.filters.samples import answers_by_problem, sample_dirs
-from nmframe.filters.stepio import SAMPLES_PREFIX, SOURCE_STEPS, problems_upstream, read_problems, report, samples_upstream
-from nmframe.filters.trivial import decide_from_metadata, decide_from_samples
-
-PROBLEM_STEPS = ("validate_answers", "decontaminate", "classify", *SOURCE_STEPS)
 SOURCES = ("auto", "samples", "metadata")
 
 
@@ -42,11 +40,12 @@ class FilterTrivial(Step):
     name = "filter_trivial"
     VERSION = "1"
     description = "drop problems whose low-mode pass rate is above filters.trivial_threshold"
-    inputs = (*PROBLEM_STEPS, "generate")
+    inputs = ("generate",)
+    produces = "problems"
     slice_paths = ("filters.trivial_threshold", "filters.trivial_strict", "filters.trivial_mode")
 
     def tasks(self, cfg, dag):
-        _, problems = problems_upstream(dag, PROBLEM_STEPS, self.name)
+        problems = dag.nearest("problems", before=self.name)
         source = pass_source(cfg, dag)
         samples = samples_upstream(cfg, dag, mode=str(cfg.filters.trivial_mode)) if source == "samples" else {}
         return [TaskSpec(params={"source": source}, inputs={"problems": problems, **samples})]
@@ -79,7 +78,7 @@ class FilterTrivial(Step):
             info = {"reason": d.reason, "passes": d.passes, "count": d.count, "ungraded": d.ungraded,
                     "pass_rate": d.pass_rate}
             rows.append({"id": p["id"], **info})
-            tally.add(p.get("data_source"), not d.remove, d.reason)
+            tally.add(p.get("data_source"), d.reason, kept=not d.remove)
             (removed.append({**p, "filter": info}) if d.remove else kept.append(p))
         write_jsonl(ctx.out_dir / "problems.jsonl", kept)
         write_jsonl(ctx.out_dir / "removed.jsonl", removed)

@@ -31,7 +31,6 @@ from nmframe.datafiles import read_jsonl
 from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
 from nmframe.engine.step import scratch_dir as engine_scratch_dir
 from nmframe.engine.step import select
-from nmframe.filters.stepio import SOURCE_STEPS, problems_upstream
 
 
 def scratch_dir(cfg, key: str) -> Path:
@@ -47,18 +46,15 @@ def _link_or_copy(src: Path, dst: Path) -> str:
         return "copy"
 
 
-# generation samples the nearest problems: filtered (decontaminate, classify) when those run
-PROBLEM_STEPS = ("decontaminate", "classify", *SOURCE_STEPS)
-
 @register_step
 class Generate(Step):
     name = "generate"
     VERSION = "1"
     description = "teacher samples (harmony prompts, Python tool loop) per mode x tir x seed x shard"
-    inputs = PROBLEM_STEPS
+    produces = "samples"
 
     def tasks(self, cfg, dag):
-        _, problems = problems_upstream(dag, PROBLEM_STEPS, self.name)
+        problems = dag.nearest("problems", before=self.name)  # the filtered problems when filters run
         specs = []
         for mode in cfg.mode.efforts:
             for tir in cfg.tir.enabled:

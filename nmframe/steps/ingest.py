@@ -33,6 +33,7 @@ class Ingest(Step):
     name = "ingest"
     VERSION = "1"
     description = "read problems (canonical, AoPS forum dumps, released rows, benchmarks) into one schema"
+    produces = "problems"
     slice_paths = ("source", "ingest")
 
     def config_slice(self, cfg, params):

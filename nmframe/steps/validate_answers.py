@@ -1,8 +1,8 @@
 """validate_answers: decide each problem's expected_answer from its high-mode solutions.
 
-Inputs: the problems (``decontaminate``, else ``classify``, else ``ingest``) and every task of
+Inputs: the problems (the nearest earlier step that produces them) and every task of
 ``answers.samples_step`` (``generate``) with ``mode = answers.validate_mode`` (``high``: the
-paper's 8 TIR + 8 no-TIR solutions). Rules in :mod:`nmframe.filters.validation`.
+paper's 8 TIR + 8 no-TIR solutions). Rules in :mod:`nmframe.curation.validation`.
 
 Output:
 * ``problems.jsonl``: every input problem, unchanged except the released dataset's three
@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import collections
 
+from nmframe.curation.llm import llm_slice, load_backend
+from nmframe.curation.samples import answers_by_problem, sample_dirs
+from nmframe.curation.stepio import SAMPLES_PREFIX, read_problems, report, samples_upstream
+from nmframe.curation.tally import Tally
+from nmframe.curation.validation import NO_ANSWER, validate_answers
 from nmframe.datafiles import write_jsonl
 from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
-from nmframe.filters.llm import llm_slice, load_backend
-from nmframe.filters.report import Tally
-from nmframe.filters.samples import answers_by_problem, sample_dirs
-from nmframe.filters.stepio import SAMPLES_PREFIX, SOURCE_STEPS, problems_upstream, read_problems, report, samples_upstream
-from nmframe.filters.validation import NO_ANSWER, validate_answers
-
-PROBLEM_STEPS = ("decontaminate", "classify", *SOURCE_STEPS)
 
 
 @register_step
@@ -33,11 +31,12 @@ class ValidateAnswers(Step):
     name = "validate_answers"
     VERSION = "1"
     description = "keep / replace / fill expected_answer from the majority of high-mode solutions"
-    inputs = (*PROBLEM_STEPS, "generate")
+    inputs = ("generate",)
+    produces = "problems"
     slice_paths = ("answers.validate_mode", "answers.grade_timeout_s", "answers.judge")
 
     def tasks(self, cfg, dag):
-        _, problems = problems_upstream(dag, PROBLEM_STEPS, self.name)
+        problems = dag.nearest("problems", before=self.name)
         samples = samples_upstream(cfg, dag, mode=str(cfg.answers.validate_mode))
         return [TaskSpec(params={}, inputs={"problems": problems, **samples})]
 
@@ -45,7 +44,7 @@ class ValidateAnswers(Step):
         out = super().config_slice(cfg, params)
         if cfg.answers.judge:
             out["answers.judge_max_answers"] = cfg.answers.judge_max_answers
-            out["answers.judge"] = llm_slice(cfg.answers.judge, cfg)
+            out["answers.judge"] = llm_slice(cfg, str(cfg.answers.judge))
         return out
 
     def resources(self, cfg, params):
@@ -64,7 +63,7 @@ class ValidateAnswers(Step):
         out = []
         for p, r in zip(problems, results):
             out.append({**p, **r.fields()})
-            tally.add(p.get("data_source"), r.status != NO_ANSWER and r.expected_answer is not None, r.status)
+            tally.add(p.get("data_source"), r.status, kept=r.status != NO_ANSWER and r.expected_answer is not None)
             judge_stats.update(r.judge)
         known = {str(p["id"]) for p in problems}
         write_jsonl(ctx.out_dir / "problems.jsonl", out)

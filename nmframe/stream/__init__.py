@@ -7,7 +7,7 @@ record batches read from Parquet row groups and writes its output incrementally:
 * :mod:`.released`: the released schema (required columns, reasoning mode of a split's file,
   TIR from ``tools``) and per-batch validation;
 * :mod:`.rowfilter`: the answer and pass-rate filters from ``metadata``, decided by
-  :mod:`nmframe.filters.trivial` once per distinct count combination;
+  :mod:`nmframe.curation.trivial` once per distinct count combination;
 * :mod:`.tokens`: trace lengths from a length column, or counted with the student tokenizer in
   worker processes;
 * :mod:`.checkpoint`: resume after a kill from the last finished part (whole row groups);

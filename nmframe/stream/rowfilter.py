@@ -1,6 +1,6 @@
 """The answer and pass-rate filters on released rows, from their own columns and ``metadata``.
 
-The triviality decision is :func:`nmframe.filters.trivial.decide_from_metadata`, the same
+The triviality decision is :func:`nmframe.curation.trivial.decide_from_metadata`, the same
 function the ``filter_trivial`` step uses. Calling it 7.5M times from Python is wasteful: a row's
 decision depends only on its pass/count numbers, which take a few hundred distinct values. So the
 numbers are gathered column-wise (struct metadata) or parsed per row (JSON-string metadata),
@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from nmframe.filters.trivial import (
+from nmframe.curation.trivial import (
     BAD_METADATA,
     KEPT,
     NO_ATTEMPTS,

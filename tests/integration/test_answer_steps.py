@@ -1,7 +1,7 @@
 """The answer steps end to end through `nmframe run`: classify -> decontaminate ->
 validate_answers -> filter_trivial -> filter_correct on six hand-made problems, with a scripted
 stand-in for the generate step (registered through NMFRAME_PLUGINS, this module), and the
-triviality filter from released rows' metadata with the LLM classifier path.
+triviality filter from released rows' metadata with classify's rules_llm method.
 
 Scripted samples (4 per mode x TIR setting, so 8 high and 8 low per problem; first 4 with TIR):
   easy  (gold 5):     high all 5; low all 5 -> 8/8 = 1.0 > 0.8: trivial
@@ -77,7 +77,8 @@ class ScriptedGenerate(Step):
 
 
 def scripted_classifier(cfg):
-    """LLM classifier stand-in: 'yes' to the proof prompt for texts with 'prove', malformed otherwise."""
+    """LLM stand-in (prep.backend): 'yes' to the proof prompt for texts with 'Prove', 'no' to it
+    otherwise, malformed replies to every other prompt."""
     def backend(prompt):
         if "asks for a proof" in prompt:
             return "Judgement: yes" if "Prove" in prompt.split("Problem:")[1] else "Judgement: no"
@@ -130,7 +131,8 @@ def test_answer_pipeline_end_to_end(plugin_env):
     dec = json.loads((artifact(out, "decontaminate") / "report.json").read_text())
     assert dec["removed"] == 1 and dec["removed_by_benchmark_subset"] == {"aime25": 1}
     removed = rows(artifact(out, "decontaminate") / "removed.jsonl")
-    assert removed[0]["id"] == "bench" and removed[0]["filter"]["match"]["benchmark_id"] == "aime25-0"
+    assert removed[0]["id"] == "bench" and removed[0]["prep"]["decontam"]["match"]["benchmark_id"] == "aime25-0"
+    assert removed[0]["prep"]["decontam"]["decided_by"] == "rule"
 
     va = artifact(out, "validate_answers")
     probs = {p["id"]: p for p in rows(va / "problems.jsonl")}
@@ -184,14 +186,20 @@ RELEASED = [
     {"problem": "Compute $3^4$ and give the result.", "expected_answer": "81", "data_source": "aops",
      "metadata": {"reason_low_with_tool": {"count": 5, "pass": 4, "accuracy": 0.8},
                   "reason_low_no_tool": {"count": 5, "pass": 4, "accuracy": 0.8}}},
-    # a proof problem: the scripted LLM classifier says yes to the proof prompt
+    # a proof problem the rules settle (a proof, and no value asked)
     {"problem": "Prove that $\\sqrt{2}$ is irrational.", "expected_answer": "0", "data_source": "aops",
      "metadata": {}},
+    # proof rule and a value asked: the LLM decides (yes to the proof prompt)
+    {"problem": "Let $p$ be an odd prime. Prove that $p^2-1$ is divisible by $8$ and find the quotient for $p=5$.",
+     "expected_answer": "3", "data_source": "aops", "metadata": {}},
+    # no rule, no value asked: the LLM's replies are unreadable or "no" -> no decision, held
+    {"problem": "Consider the sequence $a_n = n^2 + 1$ for positive integers $n$.", "expected_answer": "1",
+     "data_source": "stackexchange", "metadata": {}},
 ]
 
 
 @pytest.mark.slow
-def test_trivial_from_released_metadata_with_llm_classifier(plugin_env):
+def test_trivial_from_released_metadata_with_rules_llm_classifier(plugin_env):
     from nmframe.cli import main
 
     tmp = plugin_env
@@ -200,22 +208,30 @@ def test_trivial_from_released_metadata_with_llm_classifier(plugin_env):
                             for r in RELEASED))
     out = tmp / "out"
     rc = main(["run", "experiment=quickstart", f"paths.outputs={out}", "tracking.wandb_mode=disabled",
-               f"source.files=[{{path:{data},schema:released}}]", "filters.classify_method=llm",
-               "filters.classifier=tests.integration.test_answer_steps:scripted_classifier",
+               f"source.files=[{{path:{data},schema:released}}]", "filters.classify_method=rules_llm",
+               "prep.backend=tests.integration.test_answer_steps:scripted_classifier",
                "pipeline.steps=[ingest,classify,filter_trivial]"])
     assert rc == 0
     cls = json.loads((artifact(out, "classify") / "report.json").read_text())
-    assert cls["by_reason"] == {"ok": 3, "proof": 1}
-    # every non-proof prompt got a malformed reply: counted, heuristic fallback found nothing
-    assert cls["llm_replies"]["invalid: no judgement"] == 4 and cls["llm_replies"]["proof: yes"] == 1
-    removed = rows(artifact(out, "classify") / "removed.jsonl")
-    assert removed[0]["filter"] == {"category": "proof", "reason": "llm", "method": "llm"}
+    assert cls["method"] == "rules_llm" and (cls["kept"], cls["removed"], cls["undecided"]) == (3, 2, 1)
+    assert cls["by_reason"] == {"ok": 3, "proof": 2, "undecided": 1}
+    assert cls["by_decided_by"] == {"llm": 1, "none": 1, "rule": 4}
+    # only the two problems the rules leave open are asked, one prompt per category
+    assert cls["llm_replies"] == {"invalid: unreadable": 2, "multiple_choice: unreadable": 2, "proof: yes": 1,
+                                  "proof: no": 1, "yes_no: unreadable": 1}
+    removed = {r["problem"][:10]: r["prep"]["classify"] for r in rows(artifact(out, "classify") / "removed.jsonl")}
+    assert removed["Prove that"] == {"decided_by": "rule", "reason": "prove: Prove (asks for no value)",
+                                     "category": "proof"}
+    assert removed["Let $p$ be"] == {"decided_by": "llm", "reason": "llm: proof", "category": "proof"}
+    held = rows(artifact(out, "classify") / "undecided.jsonl")
+    assert [r["prep"]["classify"]["decided_by"] for r in held] == ["none"]
+    assert held[0]["prep"]["classify"]["reason"].startswith("no decision: unreadable reply for invalid: ")
 
     tr = artifact(out, "filter_trivial")
     rep = json.loads((tr / "report.json").read_text())
     assert rep["source"] == "metadata"
     assert rep["by_reason"] == {"kept": 2, "trivial": 1}
-    assert rep["by_data_source"]["aops"] == {"total": 2, "kept": 1, "removed": 1,
+    assert rep["by_data_source"]["aops"] == {"total": 2, "kept": 1, "removed": 1, "undecided": 0,
                                              "by_reason": {"kept": 1, "trivial": 1}}
     d = {r["reason"]: r for r in rows(tr / "decisions.jsonl")}
     assert (d["trivial"]["passes"], d["trivial"]["count"]) == (14, 16)

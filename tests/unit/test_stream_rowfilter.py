@@ -1,4 +1,4 @@
-"""The stream's pass-rate filter decides exactly as nmframe.filters.trivial, per distinct combination."""
+"""The stream's pass-rate filter decides exactly as nmframe.curation.trivial, per distinct combination."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,7 @@ import random
 
 import pyarrow as pa
 
-from nmframe.filters.trivial import decide_from_metadata
+from nmframe.curation.trivial import decide_from_metadata
 from nmframe.stream.rowfilter import (
     NOTES,
     has_answer,

@@ -1,8 +1,8 @@
 """Answer validation on hand-built solution sets, with and without an LLM judge."""
 import pytest
 
-from nmframe.filters.llm import parse_judgement
-from nmframe.filters.validation import validate_answers
+from nmframe.curation.parse import parse_judgement
+from nmframe.curation.validation import validate_answers
 
 
 def run(expected, answers, **kw):

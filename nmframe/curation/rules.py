@@ -1,38 +1,24 @@
-"""Problem classification: proof, multiple choice, yes/no and invalid problems are removed.
+"""Heuristic rules for proof, multiple-choice, yes/no and invalid problems.
 
 Such problems have no answer a grader can check (proofs, invalid texts) or an answer that can
-be guessed (multiple choice, yes/no), so the recipe drops them before generation.
-
-Two paths:
-
-* heuristic (cheap, default): ordered regular-expression rules (:data:`RULES`); the first
-  rule that matches decides, and its name and the matched text are the reason.
-  Order: invalid, multiple choice, proof, yes/no.
-* LLM: one yes/no prompt per category (``prompts/classify_<category>.txt``) through a
-  ``backend(prompt) -> reply`` callable (:mod:`.llm`). Categories are asked in the same
-  order; the first "yes" decides. A reply without a judgement (or a failing call) falls back
-  to that category's heuristic rules, and is counted.
+be guessed (multiple choice, yes/no), so the recipe drops them before generation (arXiv:2512.15489,
+problem preparation). Ordered regular-expression rules (:data:`RULES`); the first rule
+that matches decides, and its name and the matched text are the reason. Order: invalid,
+multiple choice, proof, yes/no. They are the whole ``heuristic`` method of step ``classify``
+and the cheap first pass of its ``rules_llm`` method (:mod:`.classify`).
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from .llm import Backend, ask, render
+from .decision import RULE, Decision
 
 OK = "ok"
 PROOF, MULTIPLE_CHOICE, YES_NO, INVALID = "proof", "multiple_choice", "yes_no", "invalid"
 CATEGORIES = (INVALID, MULTIPLE_CHOICE, PROOF, YES_NO)
 MIN_CHARS = 8    # fewer alphanumeric characters than this: not a problem
 MIN_WORDS = 2
-
-
-@dataclass(frozen=True)
-class Classification:
-    category: str          # "ok" or one of CATEGORIES
-    reason: str            # rule name and matched text, or "llm", ...
-    method: str            # "heuristic", "llm", "llm+heuristic fallback"
 
 
 def _regex(name: str, pattern: str, flags: int = re.IGNORECASE) -> tuple[str, Callable[[str], str | None]]:
@@ -105,33 +91,12 @@ def heuristic_category(text: str, category: str) -> str | None:
     return None
 
 
-def classify_heuristic(text: str, categories: Sequence[str] = CATEGORIES) -> Classification:
+def classify_heuristic(text: str, categories: Sequence[str] = CATEGORIES) -> Decision:
+    """The first matching category of ``categories`` (in :data:`CATEGORIES` order), by rule; else "ok"."""
     for cat in CATEGORIES:
         if cat not in categories:
             continue
         reason = heuristic_category(text, cat)
         if reason is not None:
-            return Classification(cat, reason, "heuristic")
-    return Classification(OK, "no rule matched", "heuristic")
-
-
-def classify_llm(text: str, backend: Backend, categories: Sequence[str] = CATEGORIES,
-                 stats: dict | None = None) -> Classification:
-    """Ask one prompt per category; "no judgement" falls back to the heuristic rules of that
-    category. ``stats`` (if given) counts the reply statuses per category."""
-    fallback = False
-    for cat in CATEGORIES:
-        if cat not in categories:
-            continue
-        verdict, status = ask(backend, render(f"classify_{cat}", problem=text))
-        if stats is not None:
-            key = f"{cat}: {status}"
-            stats[key] = stats.get(key, 0) + 1
-        if verdict is True:
-            return Classification(cat, "llm", "llm")
-        if verdict is None:
-            fallback = True
-            reason = heuristic_category(text, cat)
-            if reason is not None:
-                return Classification(cat, f"{reason} (llm gave no judgement)", "llm+heuristic fallback")
-    return Classification(OK, "llm: no category", "llm+heuristic fallback" if fallback else "llm")
+            return Decision(RULE, reason, cat)
+    return Decision(RULE, "no rule matched", OK)

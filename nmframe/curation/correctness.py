@@ -16,7 +16,7 @@ from the last assistant message (:func:`trace_answer`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from nmframe.answers import CORRECT, UNGRADED, extract_answer, grade_many
 
@@ -85,14 +85,3 @@ def decide_traces(traces: Sequence[Mapping], expected: Mapping[str, str | None] 
             out[i] = TraceDecision(False, NO_ANSWER_R if v.reason == "no answer" else WRONG_R, v.reason)
     return out
 
-
-def iter_chunks(rows: Iterable, size: int) -> Iterable[list]:
-    """Rows in lists of ``size`` (bounded memory for millions of rows)."""
-    chunk: list = []
-    for r in rows:
-        chunk.append(r)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

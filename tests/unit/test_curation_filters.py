@@ -1,13 +1,13 @@
-"""Triviality, correctness, classification and decontamination filters on hand-built data."""
+"""Triviality, correctness, classification rules, decontamination n-grams and the tally on hand-built data."""
 import pytest
 
-from nmframe.filters.classify import classify_heuristic, classify_llm
-from nmframe.filters.correctness import decide_traces, trace_answer
-from nmframe.filters.decontam import NgramIndex, load_benchmarks, words
-from nmframe.filters.decontam import decide as decontam
-from nmframe.filters.llm import load_backend, render
-from nmframe.filters.report import Tally
-from nmframe.filters.trivial import counts_from_metadata, decide_from_metadata, decide_from_samples, is_trivial
+from nmframe.curation.correctness import decide_traces, trace_answer
+from nmframe.curation.decontam import NgramIndex, decide_ngram, load_benchmarks, words
+from nmframe.curation.llm import load_backend
+from nmframe.curation.prompts import render
+from nmframe.curation.rules import classify_heuristic
+from nmframe.curation.tally import Tally
+from nmframe.curation.trivial import counts_from_metadata, decide_from_metadata, decide_from_samples, is_trivial
 
 # ---- triviality -------------------------------------------------------------------------------
 
@@ -55,7 +55,7 @@ def test_metadata_edge_cases_are_counted_not_guessed():
 
 
 def test_triviality_from_samples_ungraded_leave_denominator(monkeypatch):
-    import nmframe.filters.trivial as trivial
+    import nmframe.curation.trivial as trivial
     from nmframe.answers import Verdict
 
     probs = [{"id": "a", "expected_answer": "5"}, {"id": "b", "expected_answer": "5"},
@@ -91,7 +91,7 @@ def test_correctness_reasons():
 
 
 def test_correctness_ungraded_counted_apart_and_configurable(monkeypatch):
-    import nmframe.filters.correctness as corr
+    import nmframe.curation.correctness as corr
     from nmframe.answers import Verdict
 
     monkeypatch.setattr(corr, "grade_many", lambda pairs, **kw: [Verdict("ungraded", "timeout")] * len(pairs))
@@ -112,15 +112,29 @@ def test_correctness_on_released_rows():
 
 def test_tally_report_shape():
     t = Tally()
-    t.add("aops", True, "kept")
-    t.add("aops", False, "trivial", 2)
-    t.add(None, False, "trivial")
+    t.add("aops", "kept", kept=True)
+    t.add("aops", "trivial", kept=False, n=2)
+    t.add(None, "trivial", kept=False)
     rep = t.to_dict()
-    assert rep["total"] == 4 and rep["kept"] == 1 and rep["removed"] == 3
+    assert rep["total"] == 4 and rep["kept"] == 1 and rep["removed"] == 3 and rep["undecided"] == 0
     assert rep["by_reason"] == {"kept": 1, "trivial": 3}
-    assert rep["by_data_source"]["aops"] == {"total": 3, "kept": 1, "removed": 2,
+    assert rep["by_data_source"]["aops"] == {"total": 3, "kept": 1, "removed": 2, "undecided": 0,
                                              "by_reason": {"kept": 1, "trivial": 2}}
     assert rep["by_data_source"]["unknown"]["removed"] == 1
+    assert "by_decided_by" not in rep  # no decider recorded: no decider table
+
+
+def test_tally_deciders_and_held_rows():
+    t = Tally(examples=1)
+    t.add("se", "ok", decided_by="rule")
+    t.add("se", "proof", kept=False, decided_by="llm")
+    t.add("aops", "undecided", kept=None, decided_by="none", example={"id": "a"})
+    t.add("aops", "undecided", kept=None, decided_by="none", example={"id": "b"})
+    rep = t.to_dict()
+    assert (rep["kept"], rep["removed"], rep["undecided"]) == (1, 1, 2)
+    assert rep["by_decided_by"] == {"llm": 1, "none": 2, "rule": 1}
+    assert {"data_source": "aops", "decided_by": "none", "reason": "undecided", "count": 2} in rep["counts"]
+    assert rep["undecided_examples"] == [{"id": "a"}]  # at most `examples`
 
 
 # ---- classification -----------------------------------------------------------------------------
@@ -146,35 +160,13 @@ def test_tally_report_shape():
 ])
 def test_classify_heuristic(text, category, rule):
     c = classify_heuristic(text)
-    assert c.category == category
+    assert c.value == category and c.decided_by == "rule"
     if rule:
         assert c.reason.startswith(rule + ":")
 
 
 def test_classify_heuristic_respects_categories():
-    assert classify_heuristic("Prove that 1 < 2.", categories=["multiple_choice"]).category == "ok"
-
-
-def test_classify_llm_one_prompt_per_category_and_malformed_replies():
-    asked = []
-
-    def backend(prompt):
-        asked.append(prompt)
-        return "Judgement: yes" if "multiple-choice question" in prompt else "Judgement: no"
-
-    c = classify_llm("What is 2+2?", backend)
-    assert (c.category, c.method) == ("multiple_choice", "llm")
-    assert len(asked) == 2  # invalid (no), then multiple choice (yes): stops there
-
-    stats = {}
-    c = classify_llm("What is 2+2?", lambda p: "Judgement: no", stats=stats)
-    assert c.category == "ok" and stats == {"invalid: no": 1, "multiple_choice: no": 1, "proof: no": 1,
-                                            "yes_no: no": 1}
-    # malformed replies fall back to the heuristic of each category
-    c = classify_llm("Prove that 1 < 2 for all real numbers here.", lambda p: "I am not sure.")
-    assert c.category == "proof" and c.method == "llm+heuristic fallback" and "no judgement" in c.reason
-    c = classify_llm("Compute the value of 3 + 4 now.", lambda p: "Judgement: perhaps")
-    assert c.category == "ok" and c.method == "llm+heuristic fallback"
+    assert classify_heuristic("Prove that 1 < 2.", categories=["multiple_choice"]).value == "ok"
 
 
 def test_prompts_render_with_latex_braces():
@@ -190,7 +182,7 @@ def test_load_backend_errors():
     with pytest.raises(ValueError, match="module:factory"):
         load_backend("nocolon")
     with pytest.raises(ValueError, match="cannot load LLM backend"):
-        load_backend("nmframe.filters.llm:missing_factory")
+        load_backend("nmframe.curation.llm:missing_factory")
 
 
 # ---- decontamination ----------------------------------------------------------------------------
@@ -204,27 +196,18 @@ def test_decontam_ngram_and_short_benchmarks():
     idx = NgramIndex(BENCH, n=13)
     reworded = ("Problem 5. find the number of ordered pairs (x, y) of integers such that x^2+y^2=25 "
                 "and both x and y lie strictly between minus ten and ten inclusive. Good luck!")
-    d = decontam(reworded, idx)
-    assert d.remove and d.reason == "contaminated" and d.match.benchmark_id == "b1"
-    assert d.match.containment == pytest.approx(1.0)
+    decontam = lambda text: decide_ngram([text], idx)[0]
+    d = decontam(reworded)
+    assert (d.decided_by, d.value, d.extra["match"]["benchmark_id"]) == ("rule", "contaminated", "b1")
+    assert d.extra["match"]["containment"] == pytest.approx(1.0)
     # a short benchmark problem (< 13 words) is caught verbatim
-    assert decontam("Homework: compute $2^{10}\\bmod 7$ please", idx).match.benchmark_id == "b2"
-    assert decontam("Find the number of ordered pairs of reals with x+y=3.", idx).reason == "clean"
+    assert decontam("Homework: compute $2^{10}\\bmod 7$ please").extra["match"]["benchmark_id"] == "b2"
+    assert decontam("Find the number of ordered pairs of reals with x+y=3.").value == "clean"
     assert words("$17_b$ divides $\\left(97_b\\right)$") == ["17", "b", "divides", "97", "b"]
     # min_shared: 12 consecutive words of b1 share no 13-gram
-    assert decontam("find the number of ordered pairs x y of integers such that", idx).reason == "clean"
-
-
-def test_decontam_llm_confirmation():
-    idx = NgramIndex(BENCH, n=13)
-    text = BENCH[0]["problem"]
-    stats = {}
-    assert decontam(text, idx, llm=lambda p: "Judgement: yes", stats=stats).reason == "contaminated"
-    d = decontam(text, idx, llm=lambda p: "Judgement: no", stats=stats)
-    assert not d.remove and d.reason == "n-gram match rejected by llm"
-    d = decontam(text, idx, llm=lambda p: "garbled", stats=stats)
-    assert d.remove and d.reason == "n-gram (llm gave no judgement)"
-    assert stats == {"yes": 1, "no": 1, "no judgement": 1}
+    assert decontam("find the number of ordered pairs x y of integers such that").value == "clean"
+    # min_shared=2: a single shared gram is no candidate
+    assert decide_ngram(["Homework: compute $2^{10}\\bmod 7$ please"], idx, min_shared=2)[0].value == "clean"
 
 
 def test_shipped_benchmarks_load():

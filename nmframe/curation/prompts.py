@@ -1,10 +1,11 @@
-"""The preparation prompts: small text files ``prompts/<name>.v<N>.txt``, versioned by name.
+"""The curation prompts: small text files in ``prompts/``, each fingerprinted into cache keys.
 
-A prompt's wording changes its outputs, so the steps put each prompt's name, version and content
-hash into their cache keys (:func:`fingerprint`): editing a prompt re-runs the steps that use it.
-A new wording is a new file (``.v2.txt``); :func:`load` takes the highest version unless one is
-pinned (``extract_answer.v1``). Classification and decontamination reuse the filters' prompts
-(``nmframe/filters/prompts``), fingerprinted the same way.
+A prompt's wording changes its outputs, so the steps put each prompt's file name and content hash
+into their cache keys (:func:`fingerprint`): editing a prompt re-runs the steps that use it. The
+extraction prompts are versioned by name (``extract_problems.v1.txt``): a new wording is a new file
+(``.v2.txt``), and :func:`load` takes the highest version unless one is pinned
+(``extract_answer.v1``). The yes/no prompts (``classify_<category>.txt``,
+``decontam_same_problem.txt``, ``judge_equivalence.txt``) have one unversioned file each.
 """
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ import hashlib
 import re
 from functools import cache
 from pathlib import Path
-
-from nmframe.filters.llm import PROMPTS as FILTER_PROMPTS
 
 PROMPTS = Path(__file__).resolve().parent / "prompts"
 _VERSIONED = re.compile(r"^(?P<name>[a-z_]+)\.v(?P<v>\d+)\.txt$")
@@ -28,10 +27,10 @@ def _path(name: str) -> Path:
     found = [(int(m["v"]), f) for f in PROMPTS.glob(f"{name}.v*.txt") if (m := _VERSIONED.match(f.name)) and m["name"] == name]
     if found:
         return max(found)[1]
-    p = FILTER_PROMPTS / f"{name}.txt"
+    p = PROMPTS / f"{name}.txt"
     if p.is_file():
         return p
-    raise FileNotFoundError(f"no prompt {name!r} (looked for {PROMPTS}/{name}.v<N>.txt and {p})")
+    raise FileNotFoundError(f"no prompt {name!r} (looked for {PROMPTS}/{name}.v<N>.txt and {p.name})")
 
 
 @cache

@@ -1,18 +1,18 @@
-"""Preparation decisions: rules settle the clear rows, the LLM the rest, unreadable replies are
-"no decision" with a reason (decided_by rule | llm | none)."""
+"""Curation decisions: rules settle the clear rows, the LLM the rest, unreadable replies are
+"no decision" with a reason (decided_by rule | llm | none); the two methods of classify and
+decontaminate side by side."""
 from __future__ import annotations
 
-from nmframe.filters.decontam import NgramIndex
-from nmframe.prep.answers import answer_rule, boxed_all, decide_answers
-from nmframe.prep.classify import classify_rule, decide_categories
-from nmframe.prep.decontam import decide_contamination
-from nmframe.prep.extract import decide_problems, problem_rows, problem_rule, sentences
-from nmframe.prep.llm import PrepLLM, Reply
+from nmframe.curation.answers import answer_rule, boxed_all, decide_answers
+from nmframe.curation.classify import classify_rule, decide_categories, decide_heuristic
+from nmframe.curation.decontam import NgramIndex, decide_contamination, decide_ngram
+from nmframe.curation.extract import decide_problems, problem_rows, problem_rule, sentences
+from nmframe.curation.llm import CurationLLM, Reply
 from nmframe.sources.thread import Answer, RawThread
 
 
 def scripted(replies_by_marker: dict[str, str | None]):
-    """A PrepLLM whose reply depends on a marker found in the prompt; records the prompts."""
+    """A CurationLLM whose reply depends on a marker found in the prompt; records the prompts."""
     seen: list[str] = []
 
     def complete(prompts):
@@ -23,7 +23,7 @@ def scripted(replies_by_marker: dict[str, str | None]):
             out.append(Reply(reply) if reply is not None else Reply(None, "error: server: boom"))
         return out
 
-    return PrepLLM(complete, "scripted", batch_size=2), seen
+    return CurationLLM(complete, "scripted", batch_size=2), seen
 
 
 def thread(post, answers=(), **kw):
@@ -122,3 +122,33 @@ def test_decontamination_rules_and_llm():
         d = decide_contamination([near], index, llm)[0]
         assert (d.decided_by, d.value) == want
     assert decide_contamination([near], index, None)[0].reason == "no decision: needs the LLM, and prep.backend=none"
+
+
+def test_classify_methods_on_the_same_problems():
+    """heuristic: the first matching rule decides everything; rules_llm: only confident rules decide,
+    the LLM gets the mixed and rule-less problems."""
+    texts = ["Prove that $f$ is injective and find $f(2)$.",       # proof rule, but asks a value
+             "Let $S$ be the set of primes below 10.",             # no rule at all
+             "Which is larger? (A) 1 (B) 2 (C) 3 (D) 4"]
+    heur = decide_heuristic(texts)
+    assert [(d.decided_by, d.value) for d in heur] == [("rule", "proof"), ("rule", "ok"), ("rule", "multiple_choice")]
+    llm, seen = scripted({"injective": "Judgement: no", "set of primes": "Judgement: no"})
+    both = decide_categories(texts, llm)
+    assert [(d.decided_by, d.value) for d in both] == [("llm", "ok"), ("llm", "ok"), ("rule", "multiple_choice")]
+    assert len(seen) == 2 * 4                                     # two problems asked, one prompt per category
+    # only the categories to remove are asked about
+    llm, seen = scripted({"proof": "Judgement: no"})
+    decide_categories(texts[:1], llm, categories=["proof"])
+    assert len(seen) == 1
+
+
+def test_decontam_methods_on_the_same_problems():
+    bench = [{"id": "b1", "problem": "Find the number of ordered pairs of positive integers (m, n) such that "
+                                    "m^2 n = 20^20.", "subset": "aime"}]
+    index = NgramIndex(bench, n=5)
+    near = "Find the number of ordered pairs of positive integers (a, b) with a + b = 10."
+    assert [(d.decided_by, d.value) for d in decide_ngram([near, "Compute 2+2."], index)] == [
+        ("rule", "contaminated"), ("rule", "clean")]
+    llm, seen = scripted({"ordered pairs": "Judgement: no"})
+    d = decide_contamination([near], index, llm)[0]
+    assert (d.decided_by, d.value, d.extra["match"]["benchmark_id"]) == ("llm", "clean", "b1") and len(seen) == 1

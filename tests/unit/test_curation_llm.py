@@ -1,12 +1,12 @@
-"""The preparation LLM through the generation backends: the tiny `hf` teacher on CPU (noise
+"""The curation LLM through the generation backends: the tiny `hf` teacher on CPU (noise
 replies), a `module:factory` callable, and `none`."""
 from __future__ import annotations
 
 import pytest
 
 from nmframe.config import compose
-from nmframe.prep.classify import decide_categories
-from nmframe.prep.llm import llm_slice, open_prep_llm
+from nmframe.curation.classify import decide_categories
+from nmframe.curation.llm import llm_slice, open_llm
 
 
 def fixed_reply_factory(cfg):
@@ -16,9 +16,9 @@ def fixed_reply_factory(cfg):
 @pytest.mark.slow
 def test_hf_tiny_teacher_replies_are_no_decision_not_labels():
     cfg = compose(["teacher=tiny", "prep.max_tokens=6", "prep.batch_size=2"])
-    assert llm_slice(cfg) == {"backend": "teacher", "model": "builtin:tiny", "kind": "hf", "reasoning_effort": "low",
+    assert llm_slice(cfg, cfg.prep.backend) == {"backend": "teacher", "model": "builtin:tiny", "kind": "hf", "reasoning_effort": "low",
                               "max_tokens": 6, "temperature": 0.0}
-    with open_prep_llm(cfg) as llm:
+    with open_llm(cfg, cfg.prep.backend) as llm:
         replies = llm.ask(["Say yes.", "Say no.", "Say maybe."])
         assert len(replies) == 3 and all(isinstance(r.text, str) and r.error is None for r in replies)
         stats = {}
@@ -29,15 +29,18 @@ def test_hf_tiny_teacher_replies_are_no_decision_not_labels():
 
 def test_callable_backend_and_failed_calls():
     cfg = compose([f"prep.backend={__name__}:fixed_reply_factory"])
-    with open_prep_llm(cfg) as llm:
+    assert llm_slice(cfg, cfg.prep.backend) == {"backend": f"{__name__}:fixed_reply_factory"}
+    with open_llm(cfg, cfg.prep.backend) as llm:
         ds = decide_categories(["Consider the map $f$.", "Let $g$ be given."], llm)
     assert (ds[0].decided_by, ds[0].value, ds[0].reason) == ("llm", "ok", "llm: no category")
     assert ds[1].decided_by == "none" and "error: RuntimeError: down" in ds[1].reason
 
 
 def test_backend_none():
-    with open_prep_llm(compose(["prep.backend=none"])) as llm:
+    cfg = compose(["prep.backend=none"])
+    with open_llm(cfg, cfg.prep.backend) as llm:
         assert llm is None
-    with pytest.raises(ValueError, match="an LLM backend is named 'module:factory'"), \
-            open_prep_llm(compose(["prep.backend=nonsense"])):
+    assert llm_slice(cfg, "none") == {"backend": "none"} and llm_slice(cfg, None) is None
+    with pytest.raises(ValueError, match="an LLM backend is 'teacher', 'none' or 'module:factory'"), \
+            open_llm(cfg, "nonsense"):
         pass

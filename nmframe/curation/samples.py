@@ -1,4 +1,4 @@
-"""Reading generated samples back for answer validation and the filters.
+"""Reading generated samples back for answer validation and the trace filters.
 
 The generation step writes one ``samples.jsonl`` per task (a mode x TIR x seed x shard
 coordinate), one record per sample with ``problem_id``, ``mode``, ``tir``, ``seed`` and the

@@ -1,6 +1,6 @@
-"""A preparation decision and where it came from.
+"""A curation decision and where it came from.
 
-Every row a preparation step touches carries ``prep[<stage>] = {"decided_by": "rule" | "llm" |
+Every row an LLM-backed curation step touches carries ``prep[<stage>] = {"decided_by": "rule" | "llm" |
 "none", "reason": ..., ...}``. ``none`` is "no decision": the LLM's reply could not be read (or
 the LLM was not asked because ``prep.backend=none``). It is counted and logged, and never read as
 a label.
@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from .parse import Unreadable
 
 RULE, LLM, NONE = "rule", "llm", "none"
 
@@ -59,8 +61,6 @@ def decide(items: Sequence, rule: Callable[[Any], Decision | None], prompt: Call
 
     A failed call or a reply ``parse`` cannot read (it raises ``Unreadable``) is no decision,
     counted in ``replies``; a read reply becomes ``Decision(LLM, describe(value), value)``."""
-    from .parse import Unreadable
-
     out, todo = rules_first(items, rule, llm, replies)
     if todo:
         for i, rep in zip(todo, llm.ask([prompt(items[i]) for i in todo])):

@@ -19,7 +19,7 @@ from nmframe.sources.thread import RawThread
 
 from . import prompts
 from .decision import RULE, Decision, decide
-from .llm import PrepLLM
+from .llm import CurationLLM
 from .parse import parse_problems
 
 PROMPT = "extract_problems"
@@ -61,7 +61,7 @@ def extraction_prompt(thread: RawThread) -> str:
     return prompts.render(PROMPT, post=thread.post, title=title)
 
 
-def decide_problems(threads: list[RawThread], llm: PrepLLM | None, *, max_sentences: int = 2,
+def decide_problems(threads: list[RawThread], llm: CurationLLM | None, *, max_sentences: int = 2,
                     max_chars: int = 600, replies: dict | None = None) -> list[Decision]:
     """One decision per thread; uncertain threads go to ``llm`` in one batch."""
     return decide(threads, lambda t: problem_rule(t, max_sentences, max_chars), extraction_prompt, parse_problems,

@@ -1,10 +1,10 @@
-"""Parsing the preparation LLM's replies, including malformed ones (never a silent label)."""
+"""Parsing the curation LLM's replies, including malformed ones (never a silent label)."""
 from __future__ import annotations
 
 import pytest
 
-from nmframe.prep import prompts
-from nmframe.prep.parse import (
+from nmframe.curation import prompts
+from nmframe.curation.parse import (
     Unreadable,
     parse_final_answer,
     parse_problems,

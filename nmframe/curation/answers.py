@@ -20,7 +20,7 @@ from nmframe.answers.extract import match_brace
 
 from . import prompts
 from .decision import RULE, Decision, decide
-from .llm import PrepLLM
+from .llm import CurationLLM
 from .parse import parse_final_answer
 
 PROMPT = "extract_answer"
@@ -84,7 +84,7 @@ def answer_prompt(row: dict) -> str:
     return prompts.render(PROMPT, problem=row["problem"], discussion=disc)
 
 
-def decide_answers(rows: list[dict], llm: PrepLLM | None, replies: dict | None = None) -> list[Decision]:
+def decide_answers(rows: list[dict], llm: CurationLLM | None, replies: dict | None = None) -> list[Decision]:
     return decide(rows, answer_rule, answer_prompt, parse_final_answer,
                   lambda ans: "llm read the answer from the discussion" if ans is not None
                   else "llm: the discussion establishes no answer", llm, replies)

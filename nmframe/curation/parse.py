@@ -9,20 +9,23 @@ Each parser returns a value or raises :class:`Unreadable` with the reason; calle
 * :func:`parse_final_answer`: ``Final answer: \\boxed{...}`` -> the answer; ``Final answer: none``
   -> None. Unreadable: no such line, an unbalanced box, an empty box, or several lines that
   disagree.
-* :func:`parse_yes_no`: the filters' ``Judgement: yes|no`` (:func:`nmframe.filters.llm.parse_judgement`).
+* :func:`parse_judgement`: ``Judgement: yes|no`` -> True / False, anything else None ("no
+  judgement", never read as "no"); :func:`parse_yes_no` is the same, raising instead of None.
 """
 from __future__ import annotations
 
 import re
 
+from typing import Any
+
 from nmframe.answers.extract import match_brace
-from nmframe.filters.llm import parse_judgement
 
 _OPEN = re.compile(r"<\s*problem\s*>", re.IGNORECASE)
 _CLOSE = re.compile(r"<\s*/\s*problem\s*>", re.IGNORECASE)
 _NONE_TAG = re.compile(r"<\s*no_problem\s*/?\s*>", re.IGNORECASE)
 _FINAL = re.compile(r"final\s+answer\s*[:：]\s*(.*)", re.IGNORECASE)
 _NONE_WORDS = {"none", "no answer", "n/a", "not established", "no final answer"}
+_JUDGEMENT = re.compile(r"judge?ment\s*[:：]\s*[*_`\"'\[(]*\s*(yes|no)\b", re.IGNORECASE)
 
 
 class Unreadable(ValueError):
@@ -93,6 +96,21 @@ def parse_final_answer(reply: str | None) -> str | None:
     if len(set(found)) > 1:
         raise Unreadable(f"{len(set(found))} different final answers")
     return found[0]
+
+
+def parse_judgement(reply: Any) -> bool | None:
+    """``Judgement: yes`` -> True, ``Judgement: no`` -> False, anything else -> None.
+
+    Several judgement lines count only if they all agree; markdown emphasis around the word
+    (``**Judgement:** **yes**``) and the spelling "Judgment" are accepted.
+    """
+    if not isinstance(reply, str) or not reply.strip():
+        return None
+    text = reply.replace("**", "").replace("__", "")
+    found = {m.group(1).lower() for m in _JUDGEMENT.finditer(text)}
+    if len(found) != 1:
+        return None
+    return found.pop() == "yes"
 
 
 def parse_yes_no(reply: str | None) -> bool:

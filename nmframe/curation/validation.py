@@ -36,7 +36,8 @@ from typing import Mapping, Sequence
 
 from nmframe.answers import CORRECT, UNGRADED, grade_many, majority_vote, normalize
 
-from .llm import Backend, ask, render
+from . import prompts
+from .llm import Backend, ask
 
 KEPT, REPLACED, FILLED, NO_ANSWER, UNCONFIRMED, UNDECIDED, NO_SAMPLES = (
     "kept", "replaced", "filled", "no_answer", "unconfirmed", "undecided", "no_samples")
@@ -138,7 +139,7 @@ def validate_answers(problems: Sequence[Mapping], answers: Mapping[str, Sequence
                 if asked >= judge_max_answers:
                     break
                 asked += 1
-                verdict, status = ask(judge, render("judge_equivalence", problem=p.get("problem", ""),
+                verdict, status = ask(judge, prompts.render("judge_equivalence", problem=p.get("problem", ""),
                                                     expected_answer=exp, predicted_answer=a))
                 r.judge[status] = r.judge.get(status, 0) + 1
                 if verdict is True:

@@ -1,8 +1,9 @@
-"""The filters' LLM questions can go to the run's own teacher through the generation backends."""
+"""The curation LLM questions can go to the run's own teacher through the generation backends."""
 import pytest
 
 from nmframe.config import compose
-from nmframe.filters.llm import llm_slice, load_backend, parse_judgement
+from nmframe.curation.llm import llm_slice, load_backend
+from nmframe.curation.parse import parse_judgement
 
 
 @pytest.mark.slow
@@ -23,5 +24,5 @@ def test_teacher_judge_enters_cache_keys():
     assert plain["validate_answers"] != judged["validate_answers"]
     assert judged["validate_answers"] != keys("answers.judge=teacher", "prep.max_tokens=99")["validate_answers"]
     assert plain["generate"] == judged["generate"]
-    assert llm_slice("teacher", compose(base))["teacher"] == "builtin:tiny"
-    assert llm_slice("pkg.mod:make", None) == {"factory": "pkg.mod:make"}
+    assert llm_slice(compose(base), "teacher")["model"] == "builtin:tiny"
+    assert llm_slice(None, "pkg.mod:make") == {"backend": "pkg.mod:make"}
