@@ -6,7 +6,7 @@ import json
 import pyarrow.parquet as pq
 
 from nmframe.cli import main
-from tests.unit.test_stream_runner import released_rows, write_released
+from tests.helpers import released_rows, write_released
 
 
 def test_stream_released_step(tmp_path):
