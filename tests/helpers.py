@@ -1,18 +1,52 @@
 """Helpers shared by the test suites, so that no test module imports from another one.
 
-Sections: CLI overrides and counter files (engine tests), a StackExchange dump, released-schema
-Parquet rows (stream tests), tiny SFT data and stages (trainer tests), the SFT pipeline through
-the CLI and its artifacts (integration tests).
+Sections: golden files, CLI overrides and counter files (engine tests), a StackExchange dump,
+released-schema Parquet rows (stream tests), tiny SFT data and stages (trainer tests), the SFT
+pipeline through the CLI and its artifacts (integration tests).
 """
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "unit" / "data"
+
+
+# --- golden files ---------------------------------------------------------------------------------
+
+UPDATE_GOLDEN = "NMFRAME_UPDATE_GOLDEN"
+
+
+def updating_golden() -> bool:
+    return os.environ.get(UPDATE_GOLDEN) == "1"
+
+
+def rewrite_golden_and_fail(path: Path, text: str) -> None:
+    """Write `text` to the golden file, then fail: a run with the update flag never passes, so
+    a golden can only change by someone reviewing the diff and rerunning without the flag."""
+    import pytest
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    pytest.fail(f"rewrote {path} because {UPDATE_GOLDEN}=1; review `git diff` and rerun without it")
+
+
+def check_golden(path: Path, text: str) -> None:
+    """`text` equals the committed golden file at `path` (with NMFRAME_UPDATE_GOLDEN=1: rewrite, fail)."""
+    if updating_golden():
+        rewrite_golden_and_fail(path, text)
+    assert path.exists(), f"missing golden {path}; create it with {UPDATE_GOLDEN}=1 and review it"
+    expected = path.read_text()
+    if text != expected:
+        import difflib
+
+        diff = "".join(difflib.unified_diff(expected.splitlines(True), text.splitlines(True),
+                                            str(path), "rendered now", n=1))
+        raise AssertionError(f"{path.name} differs from the golden ({UPDATE_GOLDEN}=1 rewrites it):\n{diff}")
 
 
 # --- engine: override lists, counter files ------------------------------------------------------
