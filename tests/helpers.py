@@ -146,6 +146,14 @@ def make_stage(root, data, capacity, name, index, gbs=4, epochs=1.0, seed=0, **k
     return StageData(name, index, root / "sft", pack, capacity=capacity, pad_multiple=128, **kw)
 
 
+def megatron_cpu_cfg(*extra):
+    """trainer=megatron on one CPU rank in fp32 (with the `megatron_cpu` fixture)."""
+    from nmframe.config import compose
+
+    return compose(["trainer=megatron", "trainer.nodes=1", "trainer.gpus_per_node=0", "trainer.global_batch_size=4",
+                    "trainer.precision=fp32", "trainer.lr=3e-3", *extra])
+
+
 # --- integration: the SFT pipeline through the CLI ----------------------------------------------
 
 SFT_STEPS = "[ingest,fixture_traces,prepare_sft,bucketize,pack,train_stage]"
