@@ -198,22 +198,29 @@ def child_cmd(part: str, work: Path, result: Path) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 def child_te(work: Path, spec: dict) -> dict:
+    """bf16 then FP8 on the same bins from the same seed, in one process (one NCCL group: the
+    trainer re-creates the model-parallel groups and the model for each run)."""
+    import gc
+
     import torch
 
     from nmframe.config import compose
     from nmframe.training.megatron_trainer import MegatronTrainer, teardown
 
     out = {}
-    for precision in PRECISIONS:
-        cfg = compose(spec["overrides"][precision])
-        scratch = work / f"scratch_{precision}"
-        r = MegatronTrainer().train_stage(stage_data(Path(spec["sft"]), Path(spec["pack"]), scratch), None,
-                                          work / f"ckpt_{precision}", spec["layout"], cfg)
-        out[precision] = {"losses": r.losses, "step_times": r.step_times, "tokens": r.tokens,
-                          "transformer_engine": r.extra.get("transformer_engine"),
-                          "fp8_recipe": r.extra.get("fp8_recipe")}
+    try:
+        for precision in PRECISIONS:
+            cfg = compose(spec["overrides"][precision])
+            scratch = work / f"scratch_{precision}"
+            r = MegatronTrainer().train_stage(stage_data(Path(spec["sft"]), Path(spec["pack"]), scratch), None,
+                                              work / f"ckpt_{precision}", spec["layout"], cfg)
+            out[precision] = {"losses": r.losses, "step_times": r.step_times, "tokens": r.tokens,
+                              "transformer_engine": r.extra.get("transformer_engine"),
+                              "fp8_recipe": r.extra.get("fp8_recipe")}
+            gc.collect()
+            torch.cuda.empty_cache()
+    finally:
         teardown()
-        torch.cuda.empty_cache()
     return out
 
 
