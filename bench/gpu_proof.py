@@ -188,9 +188,9 @@ def nmframe_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "nmframe.cli", *args]
 
 
-def child_cmd(part: str, work: Path, result: Path) -> list[str]:
+def child_cmd(part: str, work: Path, result: Path, repeats: int) -> list[str]:
     return [sys.executable, str(Path(__file__).resolve()), "--child", part, "--workdir", str(work),
-            "--result", str(result)]
+            "--result", str(result), "--repeats", str(repeats)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -395,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             try:
                 spec[part], row.notes = prepare_te(work / part, model, args.fp8_recipe)
-                plan.append((row, part, child_cmd(part, work, work / f"{part}.json")))
+                plan.append((row, part, child_cmd(part, work, work / f"{part}.json", args.repeats)))
             except Exception as exc:  # noqa: BLE001 - a part fails, the proof goes on
                 row.status, row.result = "FAIL", f"preparation: {type(exc).__name__}: {exc}"
             row.seconds = time.perf_counter() - t0
@@ -415,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
             spec["vllm"] = {"teacher": str(teacher)}
             row.notes = [f"teacher {teacher} (Qwen3, {TEACHER.num_layers} layers, hidden {TEACHER.hidden_size}); "
                          f"{PROMPTS} prompts x {MAX_TOKENS} tokens, best of {args.repeats}"]
-            plan.append((row, "vllm", child_cmd("vllm", work, work / "vllm.json")))
+            plan.append((row, "vllm", child_cmd("vllm", work, work / "vllm.json", args.repeats)))
         rows.append(row)
     if "quickstart" in only:
         row = Row("quickstart gpu")
