@@ -35,3 +35,18 @@ def nm_env(tmp_path, monkeypatch):
     monkeypatch.setenv("NMFRAME_TEST_COUNTER", str(tmp_path / "counter.txt"))
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture()
+def megatron_cpu():
+    """Megatron on CPU (gloo, one rank): its parallel state is torn down after the test, and the
+    torch.cuda hooks megatron's CPU path replaces are put back."""
+    pytest.importorskip("megatron.core")
+    import torch
+
+    saved = torch.cuda.current_device, torch.cuda.synchronize
+    yield
+    from nmframe.training.megatron_trainer import teardown
+
+    teardown()
+    torch.cuda.current_device, torch.cuda.synchronize = saved

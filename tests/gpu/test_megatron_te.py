@@ -9,7 +9,7 @@ import pytest
 
 from nmframe.config import compose
 from nmframe.config.checks import check_parallel_layout
-from tests.unit.test_training_torch import make_data, make_stage
+from tests.helpers import make_data, make_stage
 
 pytestmark = pytest.mark.gpu
 

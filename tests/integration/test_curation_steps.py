@@ -12,7 +12,7 @@ import pytest
 
 from nmframe.cli import main
 from nmframe.datafiles import read_jsonl
-from tests.unit.test_sources_stackexchange import write_dump
+from tests.helpers import write_dump
 
 STEPS = "pipeline.steps=[extract_problems,extract_answers,classify,decontaminate]"
 METHODS = ("filters.classify_method=rules_llm", "filters.decontam_method=rules_llm")

@@ -5,38 +5,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nmframe.cli import main
-
-STEPS = "[ingest,fixture_traces,prepare_sft,bucketize,pack,train_stage]"
-
-
-def _run(tmp_path, monkeypatch, *extra):
-    monkeypatch.setenv("NMFRAME_PLUGINS", "tests.integration.sft_fixture_step")
-    monkeypatch.chdir(Path(__file__).resolve().parents[2])
-    return main(["run", "experiment=quickstart", "buckets=tiny", f"pipeline.steps={STEPS}", "sft.input_step=fixture_traces",
-                 "tracking.wandb_mode=disabled", f"paths.outputs={tmp_path}", "trainer.max_steps=2", *extra])
-
-
-def _one(tmp_path, step, **params):
-    found = []
-    for d in sorted((tmp_path / "artifacts" / step).iterdir()):
-        if not (d / "manifest.json").exists():
-            continue
-        m = json.loads((d / "manifest.json").read_text())
-        if all(m["params"].get(k) == v for k, v in params.items()):
-            found.append(d)
-    assert len(found) == 1, (step, params, found)
-    return found[0]
+from tests.helpers import one_artifact, run_sft_pipeline
 
 
 @pytest.mark.slow
 def test_sft_pipeline_trains_every_tiny_stage(tmp_path, monkeypatch):
-    assert _run(tmp_path, monkeypatch) == 0
-    prep = json.loads((_one(tmp_path, "prepare_sft") / "report.json").read_text())
+    assert run_sft_pipeline(tmp_path, monkeypatch) == 0
+    prep = json.loads((one_artifact(tmp_path, "prepare_sft") / "report.json").read_text())
     assert prep["rows"] == 55 and prep["not_kept"] == 1 and prep["traces"] == 54
     assert prep["per_config"]["high/tir"]["traces"] == 11
 
-    b = _one(tmp_path, "bucketize")
+    b = one_artifact(tmp_path, "bucketize")
     stages = json.loads((b / "stages.json").read_text())
     assert [s["name"] for s in stages] == ["ctx512", "ctx1k", "ctx2k"]
     report = json.loads((b / "report.json").read_text())
@@ -47,10 +26,10 @@ def test_sft_pipeline_trains_every_tiny_stage(tmp_path, monkeypatch):
     losses = {}
     prev_ckpt = None
     for i, name in enumerate(["ctx512", "ctx1k", "ctx2k"]):
-        pk = json.loads((_one(tmp_path, "pack", stage=name) / "pack.json").read_text())
+        pk = json.loads((one_artifact(tmp_path, "pack", stage=name) / "pack.json").read_text())
         assert pk["capacity"] == [512, 1024, 2048][i] and pk["pad_multiple"] == 128
         assert pk["bins"] >= pk["lower_bound"] > 0
-        t = _one(tmp_path, "train_stage", stage=name)
+        t = one_artifact(tmp_path, "train_stage", stage=name)
         man = json.loads((t / "manifest.json").read_text())
         if prev_ckpt is not None:
             assert man["inputs"]["previous"]["key"] == prev_ckpt
@@ -63,14 +42,14 @@ def test_sft_pipeline_trains_every_tiny_stage(tmp_path, monkeypatch):
     # each stage starts where the previous one ended: the global step carries over
     import torch
 
-    state = torch.load(_one(tmp_path, "train_stage", stage="ctx2k") / "checkpoint" / "trainer_state.pt",
+    state = torch.load(one_artifact(tmp_path, "train_stage", stage="ctx2k") / "checkpoint" / "trainer_state.pt",
                        weights_only=False)
     assert state["global_step"] == 6
     assert all(np.isfinite(v).all() for v in losses.values())
 
     # changing only the last stage's max_steps is a config change of every train_stage task
     # (trainer.* is in each slice); changing the final mix retrains only what depends on it
-    assert _run(tmp_path, monkeypatch, "buckets.final_mix_fraction=0.5") == 0
+    assert run_sft_pipeline(tmp_path, monkeypatch, "buckets.final_mix_fraction=0.5") == 0
     def done(step):
         return len(list((tmp_path / "artifacts" / step).glob("*/manifest.json")))
 
@@ -81,11 +60,11 @@ def test_sft_pipeline_trains_every_tiny_stage(tmp_path, monkeypatch):
 def test_megatron_backend_runs_each_stage_under_torchrun_on_cpu(tmp_path, monkeypatch):
     pytest.importorskip("megatron.core")
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
-    assert _run(tmp_path, monkeypatch, "trainer=megatron", "trainer.nodes=1", "trainer.gpus_per_node=0",
+    assert run_sft_pipeline(tmp_path, monkeypatch, "trainer=megatron", "trainer.nodes=1", "trainer.gpus_per_node=0",
                 "trainer.global_batch_size=4", "trainer.precision=fp32", "trainer.time_min_per_stage=30") == 0
     prev = None
     for name in ["ctx512", "ctx1k", "ctx2k"]:
-        t = _one(tmp_path, "train_stage", stage=name)
+        t = one_artifact(tmp_path, "train_stage", stage=name)
         res = json.loads((t / "losses.json").read_text())
         assert res["steps"] == 2 and res["transformer_engine"] is False
         assert (t / "checkpoint" / "metadata.json").exists() and (t / "checkpoint" / "common.pt").exists()
@@ -96,8 +75,8 @@ def test_megatron_backend_runs_each_stage_under_torchrun_on_cpu(tmp_path, monkey
 
 @pytest.mark.slow
 def test_fill_long_bins_moves_short_traces_only_when_predicted_faster(tmp_path, monkeypatch):
-    assert _run(tmp_path, monkeypatch, "sft.fill_long_bins=true") == 0
-    b = _one(tmp_path, "bucketize")
+    assert run_sft_pipeline(tmp_path, monkeypatch, "sft.fill_long_bins=true") == 0
+    b = one_artifact(tmp_path, "bucketize")
     report = json.loads((b / "report.json").read_text())
     fill = report["fill"]
     assert fill["enabled"] is True and [d["target"] for d in fill["decisions"]] == ["ctx2k", "ctx1k"]
@@ -120,10 +99,10 @@ def test_fill_long_bins_moves_short_traces_only_when_predicted_faster(tmp_path, 
     assert d2k["taken"] and d2k["moved_from"] == {"ctx512": 12, "ctx1k": 7} and d2k["bins_after"] == 19
     assert d1k["reason"] == "no candidates" and [s["traces"] for s in stages] == [0, 14, 40]
     for i, name in enumerate(["ctx512", "ctx1k", "ctx2k"]):
-        pk = json.loads((_one(tmp_path, "pack", stage=name) / "pack.json").read_text())
+        pk = json.loads((one_artifact(tmp_path, "pack", stage=name) / "pack.json").read_text())
         assert pk["traces"] == stages[i]["traces"] and pk["filled"] == ("groups" in stages[i])
-        man = json.loads((_one(tmp_path, "pack", stage=name) / "manifest.json").read_text())
+        man = json.loads((one_artifact(tmp_path, "pack", stage=name) / "manifest.json").read_text())
         assert man["config_slice"]["fill_long_bins"] is True
-        t = _one(tmp_path, "train_stage", stage=name)
+        t = one_artifact(tmp_path, "train_stage", stage=name)
         assert json.loads((t / "losses.json").read_text())["steps"] == min(2, pk["steps"])
-    assert json.loads((_one(tmp_path, "pack", stage="ctx2k") / "pack.json").read_text())["bins"] <= 2 * 19
+    assert json.loads((one_artifact(tmp_path, "pack", stage="ctx2k") / "pack.json").read_text())["bins"] <= 2 * 19

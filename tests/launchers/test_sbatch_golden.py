@@ -1,10 +1,13 @@
 """Golden tests for the sbatch scripts a dry run prints for the Slurm launcher.
 
 The scripts are what users read before spending cluster hours, so any change to them must be
-deliberate: regenerate with `NMFRAME_UPDATE_GOLDEN=1 pytest tests/launchers/test_sbatch_golden.py`
-and review the diff. No Slurm needed.
+deliberate: `NMFRAME_UPDATE_GOLDEN=1 pytest tests/launchers/test_sbatch_golden.py` rewrites them and
+fails, then review the diff and rerun without the flag. No Slurm needed.
 """
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ from nmframe.engine.resources import Resources
 from nmframe.engine.task import Task
 from nmframe.launch.base import PlannedTask
 from nmframe.launch.slurm import SlurmOptions, render_sbatch
+from tests.helpers import REPO, check_golden
 
 GOLDEN = Path(__file__).parent / "golden"
 RUN_DIR = Path("/runs/demo")
@@ -63,18 +67,34 @@ CASES = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_sbatch_matches_golden(name):
     planned, options, run_dir = CASES[name]
-    text = render_sbatch(planned, options, run_dir)
-    path = GOLDEN / f"{name}.sbatch"
-    if os.environ.get("NMFRAME_UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    assert path.exists(), f"missing {path}; run with NMFRAME_UPDATE_GOLDEN=1 to create it"
-    assert text == path.read_text(), f"{name}: sbatch script changed; NMFRAME_UPDATE_GOLDEN=1 regenerates"
+    check_golden(GOLDEN / f"{name}.sbatch", render_sbatch(planned, options, run_dir))
 
 
-def test_render_is_deterministic():
-    planned, options, run_dir = CASES["multinode_gpu_train"]
-    assert render_sbatch(planned, options, run_dir) == render_sbatch(planned, options, run_dir)
+# renders every case in a fresh interpreter: set and dict orders, object ids and hash seeds differ
+# between processes, never within one
+_RENDER_ALL = """
+import json
+from nmframe.launch.slurm import render_sbatch
+from tests.launchers.test_sbatch_golden import CASES
+print(json.dumps({name: render_sbatch(*case) for name, case in sorted(CASES.items())}))
+"""
+
+
+def _render_in_process(hash_seed: str) -> dict[str, str]:
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed,
+           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", _RENDER_ALL], cwd=REPO, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def test_render_is_deterministic_across_processes():
+    first, second = _render_in_process("1"), _render_in_process("2")
+    assert sorted(first) == sorted(CASES)
+    for name in sorted(CASES):
+        assert first[name] == second[name], f"{name}: two interpreters (PYTHONHASHSEED 1, 2) render differently"
+        assert first[name] == render_sbatch(*CASES[name]), f"{name}: a fresh interpreter renders differently"
 
 
 def test_render_key_lines():

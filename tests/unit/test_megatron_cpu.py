@@ -9,24 +9,9 @@ import torch
 from nmframe.config import compose
 from nmframe.config.checks import check_parallel_layout
 from nmframe.steps.train_stage import torchrun_command
-from tests.unit.test_training_torch import make_data, make_stage
+from tests.helpers import make_data, make_stage, megatron_cpu_cfg
 
 pytest.importorskip("megatron.core")
-
-
-@pytest.fixture()
-def megatron_cpu():
-    saved = torch.cuda.current_device, torch.cuda.synchronize
-    yield
-    from nmframe.training.megatron_trainer import teardown
-
-    teardown()
-    torch.cuda.current_device, torch.cuda.synchronize = saved
-
-
-def mcfg(*extra):
-    return compose(["trainer=megatron", "trainer.nodes=1", "trainer.gpus_per_node=0", "trainer.global_batch_size=4",
-                    "trainer.precision=fp32", "trainer.lr=3e-3", *extra])
 
 
 @pytest.mark.slow
@@ -34,7 +19,7 @@ def test_packed_thd_matches_unpacked(tmp_path, megatron_cpu):
     from nmframe.packing import packed_batch
     from nmframe.training.megatron_trainer import build_model, init_parallel, packed_forward
 
-    cfg = mcfg()
+    cfg = megatron_cpu_cfg()
     layout = check_parallel_layout(cfg, "ctx512")
     assert init_parallel(layout, seed=0) is False
     model, config, use_te = build_model(cfg, layout, on_gpu=False)
@@ -68,7 +53,7 @@ def test_packed_thd_matches_unpacked(tmp_path, megatron_cpu):
 def test_two_stages_through_dist_checkpoints(tmp_path, megatron_cpu):
     from nmframe.training.megatron_trainer import MegatronTrainer
 
-    cfg = mcfg()
+    cfg = megatron_cpu_cfg()
     layout = check_parallel_layout(cfg, "ctx512")
     data = make_data(tmp_path, n=12)
     r1 = MegatronTrainer().train_stage(make_stage(tmp_path, data, 256, "a", 0, epochs=3.0), None, tmp_path / "ck1",

@@ -1,10 +1,9 @@
 """Report rendering: golden Markdown on hand-built results, CSV values, HTML, imports, paired tests.
 
-Regenerate the golden file with NMFRAME_UPDATE_GOLDEN=1 after an intended change.
+After an intended change, NMFRAME_UPDATE_GOLDEN=1 rewrites the golden file (and fails); review the diff.
 """
 import base64
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from nmframe.report import write_report
 from nmframe.report.collect import EvalResult, ReportData, import_external, merge_scores
 from nmframe.report.manifest import find_manifest, reference
+from tests.helpers import check_golden
 
 GOLDEN = Path(__file__).parent / "golden" / "report_table4.md"
 
@@ -55,11 +55,7 @@ def test_manifest_reference_numbers():
 
 def test_markdown_matches_golden(tmp_path):
     paths = write_report(hand_built(), tmp_path, plots=False)
-    text = paths["md"].read_text()
-    if os.environ.get("NMFRAME_UPDATE_GOLDEN"):
-        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
-        GOLDEN.write_text(text)
-    assert text == GOLDEN.read_text()
+    check_golden(GOLDEN, paths["md"].read_text())
 
 
 def test_table_values_csv_and_paired_test(tmp_path):

@@ -7,33 +7,7 @@ import pytest
 
 from nmframe.sources import read_posts_xml, site_of_path, stackexchange_license
 from nmframe.sources.html import html_to_text
-
-POSTS_XML = """\ufeff<?xml version="1.0" encoding="utf-8"?>
-<posts>
-  <row Id="1" PostTypeId="1" AcceptedAnswerId="2" CreationDate="2012-01-05T10:00:00.000" Score="7" Title="Sum of the first ten positive integers" Tags="&lt;sequences-and-series&gt;&lt;arithmetic&gt;" Body="&lt;p&gt;Find $1+2+\\cdots+10$.&lt;/p&gt;" />
-  <row Id="2" PostTypeId="2" ParentId="1" CreationDate="2012-01-05T10:05:00.000" Score="5" Body="&lt;p&gt;Pair the terms: $5 \\cdot 11 = \\boxed{55}$.&lt;/p&gt;" />
-  <row Id="3" PostTypeId="2" ParentId="1" CreationDate="2012-01-06T09:00:00.000" Score="10" Body="&lt;p&gt;Use $n(n+1)/2$, which gives $55$.&lt;/p&gt;" />
-  <row Id="4" PostTypeId="1" CreationDate="2019-03-01T12:00:00.000" Score="3" Title="An integral" Tags="|calculus|integration|" Body="&lt;p&gt;Compute $\\int_0^1 x^2\\,dx$ &lt;b&gt;quickly&lt;p&gt;given $a&lt;b$ &amp;amp; &lt;i&gt;unclosed tags&lt;ul&gt;&lt;li&gt;one&lt;li&gt;two" />
-  <row Id="5" PostTypeId="2" ParentId="4" CreationDate="2019-03-01T12:30:00.000" Score="2" Body="&lt;p&gt;It is $1/3$. &lt;img src=&quot;x.png&quot;/&gt;&lt;/p&gt;&lt;pre&gt;&lt;code&gt;x = 1&#xA;  y = 2&lt;/code&gt;&lt;/pre&gt;" />
-  <row Id="6" PostTypeId="1" AcceptedAnswerId="7" CreationDate="2024-08-01T00:00:00.000" Score="1" Title="Too new" Body="&lt;p&gt;Find $x$ with $x^2=4$.&lt;/p&gt;" />
-  <row Id="7" PostTypeId="2" ParentId="6" CreationDate="2024-08-02T00:00:00.000" Score="1" Body="&lt;p&gt;$x=\\pm 2$&lt;/p&gt;" />
-  <row Id="8" PostTypeId="1" CreationDate="2015-02-02T00:00:00.000" Score="0" Title="Deleted question" />
-  <row Id="9" PostTypeId="5" CreationDate="2011-01-01T00:00:00.000" Score="0" Body="&lt;p&gt;Tag wiki excerpt&lt;/p&gt;" />
-  <row Id="10" PostTypeId="1" AcceptedAnswerId="11" CreationDate="2010-05-01T08:00:00.000" Score="12" Title="Smallest prime" Body="&lt;p&gt;What is the smallest prime greater than $100$?&lt;/p&gt;" />
-  <row Id="11" PostTypeId="2" ParentId="10" CreationDate="2010-05-01T08:10:00.000" Score="20" Body="&lt;p&gt;It is $101$.&lt;/p&gt;" />
-  <row Id="12" PostTypeId="2" ParentId="99" CreationDate="2013-01-01T00:00:00.000" Score="1" Body="&lt;p&gt;An answer to a question not in this file.&lt;/p&gt;" />
-  <row Id="13" PostTypeId="2" ParentId="1" CreationDate="2024-07-15T00:00:00.000" Score="50" Body="&lt;p&gt;A late answer: $\\boxed{56}$.&lt;/p&gt;" />
-  <row PostTypeId="1" CreationDate="2013-01-01T00:00:00.000" Body="&lt;p&gt;no id&lt;/p&gt;" />
-</posts>
-"""
-
-
-def write_dump(root, site="math.stackexchange.com", text=POSTS_XML):
-    path = root / site / "Posts.xml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
-
+from tests.helpers import write_dump
 
 @pytest.fixture
 def threads(tmp_path):

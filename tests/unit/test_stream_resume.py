@@ -12,12 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from nmframe.stream import run_stream
-from tests.unit.test_stream_runner import (
-    STAGES,
-    released_rows,
-    settings,
-    write_released,
-)
+from tests.helpers import EDGES, STAGES, released_rows, stream_settings, write_released
 
 CHILD = """
 import sys, time
@@ -41,8 +36,6 @@ def _outputs(out):
 
 @pytest.mark.slow
 def test_sigkill_then_resume(tmp_path):
-    from tests.unit.test_stream_runner import EDGES
-
     files = [write_released(tmp_path / "in" / f"{m}_part0{j}.parquet", released_rows(100, 1000 * i + 100 * j))
              for i, m in enumerate(["high", "medium"]) for j in range(2)]
     scratch, out = tmp_path / "scratch", tmp_path / "out"
@@ -66,9 +59,9 @@ def test_sigkill_then_resume(tmp_path):
     proc.wait()
     assert 3 <= len(json.loads(progress.read_text())["parts"]) < 8   # 4 files x 2 parts
 
-    rep = run_stream(files, out, scratch, settings(checkpoint_rows=50, batch_rows=25))
+    rep = run_stream(files, out, scratch, stream_settings(checkpoint_rows=50, batch_rows=25))
     assert rep["resumed_parts"] >= 3
-    clean = run_stream(files, tmp_path / "clean", tmp_path / "scratch2", settings(checkpoint_rows=50, batch_rows=25))
+    clean = run_stream(files, tmp_path / "clean", tmp_path / "scratch2", stream_settings(checkpoint_rows=50, batch_rows=25))
     assert clean["resumed_parts"] == 0
     assert _outputs(out) == _outputs(tmp_path / "clean")
     for k in ("rows_in", "rows_kept", "per_bucket", "dropped_by_reason", "kept", "notes"):

@@ -9,41 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from nmframe.stream import StreamSchemaError, StreamSettings, mode_of_path, run_stream
-
-EDGES, STAGES = [100, 200, 400], ["s100", "s200", "s400"]
-
-
-def released_rows(n: int, start: int = 0, seed: int = 0) -> list[dict]:
-    """Rows in the released schema; lengths cycle through every bucket; a few are bad on purpose."""
-    rng = np.random.default_rng(seed + start)
-    rows = []
-    for i in range(start, start + n):
-        length = [50, 150, 300, 500][i % 4]                       # 500: too long
-        low = 8 if i % 10 == 0 else 3                             # every 10th: trivial (16/16)
-        rows.append({
-            "uuid": f"u{i:06d}" if i % 97 != 5 else None,         # a few without uuid
-            "problem": f"Problem {i}", "expected_answer": str(i) if i % 13 != 7 else None,
-            "original_expected_answer": str(i), "changed_answer_to_majority": i % 2 == 0,
-            "data_source": "aops" if i % 3 else "stackexchange",
-            "messages": [{"role": "user", "content": f"Problem {i}"},
-                         {"role": "assistant", "content": f"\\boxed{{{i}}}"}],
-            "tools": [{"type": "function", "name": "python"}] if i % 2 else [],
-            "metadata": {"reason_low_with_tool": {"count": 8, "pass": low, "accuracy": low / 8},
-                         "reason_low_no_tool": {"count": 8, "pass": low, "accuracy": low / 8}},
-            "license": "cc-by-4.0", "url": None, "num_tokens": length + int(rng.integers(0, 2)),
-        })
-    return rows
-
-
-def write_released(path, rows, row_group_size=50):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=row_group_size)
-    return path
-
-
-def settings(**kw):
-    return StreamSettings(stage_names=STAGES, edges=EDGES, **{"checkpoint_rows": 100, "batch_rows": 32, **kw})
-
+from tests.helpers import EDGES, STAGES, released_rows, stream_settings, write_released
 
 def expected_counts(rows, mode):
     kept, dropped = {}, {}
@@ -71,7 +37,7 @@ def test_stream_end_to_end(tmp_path):
     files = [write_released(tmp_path / "in" / "high_part00-00000-of-00001.parquet", hi),
              write_released(tmp_path / "in" / "low-00000-of-00001.parquet", lo)]
     out = tmp_path / "out"
-    rep = run_stream(files, out, tmp_path / "scratch", settings())
+    rep = run_stream(files, out, tmp_path / "scratch", stream_settings())
     k_hi, d_hi = expected_counts(hi, "high")
     k_lo, d_lo = expected_counts(lo, "low")
     kept = {(r["data_source"], r["mode"], r["tir"], r["bucket"]): r["rows"] for r in rep["kept"]}
@@ -108,7 +74,7 @@ def test_json_metadata_string_tools_and_filters(tmp_path):
         r["tools"] = json.dumps(r["tools"])
     f = write_released(tmp_path / "medium.parquet", rows)
     rep = run_stream([f], tmp_path / "o", tmp_path / "s",
-                     settings(include_tir=[True], drop_changed_answer=True, include_data_sources=["aops"]))
+                     stream_settings(include_tir=[True], drop_changed_answer=True, include_data_sources=["aops"]))
     assert {r["tir"] for r in rep["kept"]} == {True} and {r["mode"] for r in rep["kept"]} == {"medium"}
     assert {r["data_source"] for r in rep["kept"]} == {"aops"}
     assert rep["dropped_by_reason"]["excluded tir"] > 0 and rep["dropped_by_reason"]["excluded data_source"] > 0
@@ -136,13 +102,13 @@ def test_schema_errors_name_the_file(tmp_path):
     rows = released_rows(5)
     f = write_released(tmp_path / "high.parquet", [{k: v for k, v in r.items() if k != "messages"} for r in rows])
     with pytest.raises(StreamSchemaError, match=r"high.parquet: missing required column\(s\) \['messages'\]"):
-        run_stream([f], tmp_path / "o", tmp_path / "s", settings())
+        run_stream([f], tmp_path / "o", tmp_path / "s", stream_settings())
     g = write_released(tmp_path / "part-0.parquet", rows)
     with pytest.raises(StreamSchemaError, match="cannot tell the reasoning mode"):
-        run_stream([g], tmp_path / "o", tmp_path / "s", settings())
+        run_stream([g], tmp_path / "o", tmp_path / "s", stream_settings())
     with pytest.raises(StreamSchemaError, match="stream.length_column='n' is not a column"):
         run_stream([write_released(tmp_path / "low.parquet", rows)], tmp_path / "o", tmp_path / "s",
-                   settings(length_column="n"))
+                   stream_settings(length_column="n"))
 
 
 def test_mode_of_path():

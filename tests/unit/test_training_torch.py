@@ -8,29 +8,10 @@ from nmframe.config import compose
 from nmframe.config.checks import check_parallel_layout
 from nmframe.models.tiny import build_tiny_model, build_tiny_tokenizer
 from nmframe.packing.hf_packed import sample_loss
-from nmframe.sft.stages import build_schedule
-from nmframe.sft.store import SftData, SftWriter
-from nmframe.training.base import StageData, get_trainer
+from nmframe.training.base import get_trainer
 from nmframe.training.batches import step_batches
 from nmframe.training.torch_trainer import build_optimizer, train_step
-
-
-def make_data(root, n=10, seed=0):
-    rng = np.random.default_rng(seed)
-    w = SftWriter(root / "sft")
-    for i in range(n):
-        k = int(rng.integers(20, 120))
-        mask = np.r_[np.zeros(k // 3), np.ones(k - k // 3)]
-        w.append(rng.integers(20, 500, k), mask, {"problem_id": str(i), "mode": "high", "tir": False, "seed": 0})
-    w.close()
-    return SftData(root / "sft")
-
-
-def make_stage(root, data, capacity, name, index, gbs=4, epochs=1.0, seed=0, **kw):
-    pack = root / f"pack_{name}"
-    pack.mkdir()
-    build_schedule(np.arange(len(data)), data.lengths, capacity, global_batch=gbs, epochs=epochs, seed=seed).save(pack)
-    return StageData(name, index, root / "sft", pack, capacity=capacity, pad_multiple=128, **kw)
+from tests.helpers import make_data, make_stage
 
 
 @pytest.fixture()
