@@ -128,8 +128,8 @@ def test_the_releases_jsonl_layout_streams_like_parquet(tmp_path):
     rows = released_rows(240)
     pq_file = write_released(tmp_path / "pq" / "high_part00.parquet", rows)
     jl_file = write_jsonl(tmp_path / "data" / "high.part_00.jsonl", rows)
-    a = run_stream([pq_file], tmp_path / "oa", tmp_path / "sa", settings())
-    b = run_stream([jl_file], tmp_path / "ob", tmp_path / "sb", settings())
+    a = run_stream([pq_file], tmp_path / "oa", tmp_path / "sa", stream_settings())
+    b = run_stream([jl_file], tmp_path / "ob", tmp_path / "sb", stream_settings())
     for k in ("rows_in", "rows_kept", "dropped_by_reason"):
         assert a[k] == b[k], k
     kept, dropped = expected_counts(rows, "high")
@@ -145,7 +145,7 @@ def test_files_without_uuid_get_stable_ids_in_either_format(tmp_path):
     for name, f in (("pq", write_released(tmp_path / "pq" / "low.parquet", rows)),
                     ("jl", write_jsonl(tmp_path / "jl" / "low.jsonl", rows)),
                     ("jl2", write_jsonl(tmp_path / "jl2" / "low.jsonl", rows))):
-        rep = run_stream([f], tmp_path / f"o{name}", tmp_path / f"s{name}", settings())
+        rep = run_stream([f], tmp_path / f"o{name}", tmp_path / f"s{name}", stream_settings())
         assert "invalid: missing uuid" not in rep["dropped_by_reason"]
         ids = pq.read_table(tmp_path / f"o{name}" / "buckets" / "s100").column("uuid").to_pylist()
         assert all(i.startswith("nm-") and len(i) == 35 for i in ids) and len(set(ids)) == len(ids)
@@ -157,8 +157,8 @@ def test_a_bad_jsonl_line_is_named(tmp_path):
     f = write_jsonl(tmp_path / "medium.jsonl", released_rows(3))
     f.write_text(f.read_text() + "\n{not json\n")
     with pytest.raises(ValueError, match=r"medium.jsonl:5: not a JSON line"):
-        run_stream([f], tmp_path / "o", tmp_path / "s", settings())
+        run_stream([f], tmp_path / "o", tmp_path / "s", stream_settings())
     g = write_jsonl(tmp_path / "low.jsonl", released_rows(2))
     g.write_text(g.read_text() + "[1, 2]\n")
     with pytest.raises(ValueError, match=r"low.jsonl:3: a row must be a JSON object, got list"):
-        run_stream([g], tmp_path / "o2", tmp_path / "s2", settings())
+        run_stream([g], tmp_path / "o2", tmp_path / "s2", stream_settings())
