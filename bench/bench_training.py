@@ -4,7 +4,7 @@
    samples (forward + backward + AdamW step), lengths heavy-tailed like reasoning traces.
 2. The cost model's predicted speedup of the paper's bucketed schedule vs one 128K stage for
    Qwen3-30B-A3B on 256 H100s (paper: 2-3x; ~18 s vs ~25 s per step on the 16K bucket), and the
-   same comparison through the config layer (``nmframe.training.cost.bucketed_vs_single``).
+   same comparison through the config layer (``nmframe.costmodel.bucketed_vs_single``).
 3. Filling the long stages' free bin space with short traces (``sft.fill_long_bins``,
    :mod:`nmframe.sft.fill`) for Qwen3-30B-A3B with the paper's parallelism and length mix:
    the long stages' utilisation before/after and the predicted GPU-hours with and without the
@@ -75,15 +75,16 @@ def fill_long_bins(n: int) -> None:
     from nmframe.config import compose
     from nmframe.sft.fill import plan_fill
     from nmframe.sft.stages import assign_stages
-    from nmframe.steps.bucketize import fill_cost
+    from nmframe.config.stage_plan import build_stage_plan
+    from nmframe.costmodel import model_shape, schedule_cost
 
     cfg = compose(["model=qwen3_30b_a3b", "buckets=paper", "trainer=megatron", "sft.fill_long_bins=true"])
     tr = synthetic_traces(n, seed=0)
-    names = [str(s.name) for s in cfg.buckets.stages]
-    edges = [int(s.max_len) for s in cfg.buckets.stages]
-    sa = assign_stages(tr["lengths"], tr["modes"], tr["tir"], names, edges,
+    stage_plan = build_stage_plan(cfg)
+    sa = assign_stages(tr["lengths"], tr["modes"], tr["tir"], stage_plan.names, stage_plan.edges,
                        mix_fraction=float(cfg.buckets.final_mix_fraction), seed=0)
-    base = dataclasses.replace(fill_cost(cfg), scale=7_500_000 / n)
+    cost = schedule_cost(stage_plan, model_shape(cfg.model), seed=int(cfg.buckets.seed))
+    base = dataclasses.replace(cost, scale=7_500_000 / n)
     print(f"\nfill long bins (sft.fill_long_bins), Qwen3-30B-A3B, paper parallelism, {n:,} synthetic traces "
           "(Table 2 mix, final mix 0.1) scaled to 7.5M, uncalibrated constants:")
     for label, fixed in (("packed sequences at their own length (trainers here)", False),
@@ -130,10 +131,11 @@ def main() -> None:
     print("  " + pc.summary().replace("\n", "\n  "))
 
     from nmframe.config import compose
-    from nmframe.training.cost import bucketed_vs_single
+    from nmframe.config.stage_plan import build_stage_plan
+    from nmframe.costmodel import bucketed_vs_single, model_shape
 
     cfg = compose(["model=qwen3_30b_a3b", "buckets=paper", "trainer=megatron"])
-    bv = bucketed_vs_single(cfg)
+    bv = bucketed_vs_single(build_stage_plan(cfg), model_shape(cfg.model))
     print("\nconfig layer (model=qwen3_30b_a3b buckets=paper trainer=megatron, paper length mix, 7.5M traces, "
           "uncalibrated constants):")
     print("  " + bv["table"].replace("\n", "\n  "))

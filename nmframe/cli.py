@@ -143,20 +143,18 @@ def print_plan(plan, show_cfg: bool = False) -> None:
 
 
 def schedule_comparison(cfg) -> str:
-    """For GPU training: the bucketed schedule's GPU-hours against one stage at the largest length."""
-    if "train_stage" not in cfg.pipeline.steps or int(cfg.trainer.gpus_per_node) == 0 or len(cfg.buckets.stages) < 2:
+    """For GPU training: the bucketed schedule's GPU-hours against one stage at the largest length
+    (:func:`nmframe.costmodel.schedule_summary`)."""
+    if "train_stage" not in cfg.pipeline.steps or int(cfg.trainer.gpus_per_node) == 0:
         return ""
-    from nmframe.training.cost import bucketed_vs_single
+    from nmframe.config.stage_plan import build_stage_plan
+    from nmframe.costmodel import model_shape, schedule_summary
 
     try:
-        c = bucketed_vs_single(cfg)
+        return schedule_summary(build_stage_plan(cfg), model_shape(cfg.model))
     except Exception as exc:  # noqa: BLE001 - an estimate must never break planning
         logging.getLogger(__name__).warning("no schedule estimate: %s", exc)
         return ""
-    last = cfg.buckets.stages[-1]
-    return (f"training schedule ({cfg.model.name}, {c['source']}, uncalibrated cost model): bucketed "
-            f"{c['bucketed_gpu_hours']:,.0f} GPU-h vs everything at {last.name} {c['single_gpu_hours']:,.0f} GPU-h "
-            f"({c['speedup']:.2f}x)")
 
 
 def gpu_hours(cfg, task) -> tuple[float, bool]:

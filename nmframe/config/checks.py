@@ -106,23 +106,6 @@ def validate(cfg: DictConfig) -> None:
     if not cfg.tir.enabled:
         raise ConfigError("tir.enabled", [], "at least one of true/false")
 
-    stages = cfg.buckets.stages
-    if not stages:
-        raise ConfigError("buckets.stages", [], "at least one stage")
-    names = [s.name for s in stages]
-    if len(set(names)) != len(names):
-        raise ConfigError("buckets.stages", names, "stage names must be unique")
-    lens = [int(s.max_len) for s in stages]
-    for i, (a, b) in enumerate(zip(lens, lens[1:])):
-        if b <= a:
-            raise ConfigError(f"buckets.stages[{i + 1}].max_len", b, f"must be larger than the previous stage's {a}",
-                              allowed="strictly increasing lengths")
-    for i, n in enumerate(lens):
-        if n % 128:
-            raise ConfigError(f"buckets.stages[{i}].max_len", n, "must be a multiple of 128 (packed lengths are)")
-        if n > cfg.model.max_position_embeddings:
-            raise ConfigError(f"buckets.stages[{i}].max_len", n,
-                              f"exceeds model.max_position_embeddings={cfg.model.max_position_embeddings}")
     if not 0.0 <= cfg.buckets.final_mix_fraction <= 1.0:
         raise ConfigError("buckets.final_mix_fraction", cfg.buckets.final_mix_fraction, "must be in [0, 1]")
 
@@ -130,8 +113,10 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError("parallelism", cfg.parallelism.name,
                           f"is the map for model {cfg.parallelism.model!r}, but model={cfg.model.name}",
                           allowed=f"parallelism={cfg.model.name} (the default follows the model)")
-    for s in stages:
-        check_parallel_layout(cfg, s.name)
+    # The stage list and every stage's layout: checked once, where the plan is built.
+    from nmframe.config.stage_plan import build_stage_plan
+
+    build_stage_plan(cfg)
 
     t = cfg.teacher
     if not 0.0 < t.top_p <= 1.0:

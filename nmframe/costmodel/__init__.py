@@ -2,7 +2,9 @@
 
 Used to choose per-stage parallelism, to budget a schedule in GPU-hours, and to check the
 recipe's timing claims (bucketed schedule vs one 128K stage). See :mod:`.model` for the
-formulas and :mod:`.paper` for the paper's settings.
+formulas, :mod:`.paper` for the paper's settings, :mod:`.schedule` for the cost of a packed
+stage (the long-bin fill's decision) and :mod:`.plan` for the estimates of a config's stage plan
+(the plan's GPU-hours, train_stage's prediction).
 """
 
 from .model import (
@@ -35,6 +37,8 @@ from .paper import (
     paper_stages,
     stage_for,
 )
+from .plan import bucketed_vs_single, estimate_stage, model_shape, schedule_cost, schedule_summary
+from .schedule import ScheduleCost, StageSpec
 
 __all__ = [
     "H100",
@@ -63,4 +67,11 @@ __all__ = [
     "paper_parallelism",
     "paper_stages",
     "stage_for",
+    "ScheduleCost",
+    "StageSpec",
+    "bucketed_vs_single",
+    "estimate_stage",
+    "model_shape",
+    "schedule_cost",
+    "schedule_summary",
 ]

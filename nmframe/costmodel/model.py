@@ -311,14 +311,6 @@ class StepBreakdown:
     bubble: float
     total_s: float
 
-    @property
-    def compute_s(self) -> float:
-        return self.linear_s + self.attn_s
-
-    @property
-    def comm_total_s(self) -> float:
-        return sum(self.comm_s.values())
-
 
 @dataclass(frozen=True)
 class StageEstimate:

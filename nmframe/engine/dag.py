@@ -2,6 +2,10 @@
 
 Steps are visited in the order the config lists them (`pipeline.steps`); each contributes its
 tasks, whose inputs are tasks already built, so the build order is a topological order.
+
+A step's fan-out may be a chain (train_stage: each stage starts from the previous stage's
+checkpoint): an input given as :data:`PREVIOUS_TASK` is the task this step built just before,
+so the step never builds a Task or computes a key itself.
 """
 from __future__ import annotations
 
@@ -15,6 +19,18 @@ from nmframe.engine.task import Task, compute_key
 
 class DagError(ValueError):
     pass
+
+
+class _PreviousTask:
+    """The type of :data:`PREVIOUS_TASK`."""
+
+    def __repr__(self) -> str:
+        return "PREVIOUS_TASK"
+
+
+#: A TaskSpec input meaning "the task of this same step built just before this one" (a chained
+#: fan-out: stage k depends on stage k-1). The first task of a step cannot ask for it.
+PREVIOUS_TASK = _PreviousTask()
 
 
 class DagBuilder:
@@ -51,7 +67,7 @@ class DagBuilder:
         built = []
         for spec in step.tasks(self.cfg, self):
             slice_ = step.config_slice(self.cfg, spec.params)
-            input_keys = {k: t.key for k, t in spec.inputs.items()}
+            input_keys = {k: self._chained(name, k, t, built).key for k, t in spec.inputs.items()}
             key = compute_key(step.name, step.VERSION, slice_, spec.params, input_keys)
             task = Task(step=step.name, version=str(step.VERSION), key=key, params=dict(spec.params),
                         inputs=input_keys, config_slice=slice_,
@@ -62,6 +78,16 @@ class DagBuilder:
             built.append(task)
         self.by_step[name] = built
         return built
+
+    @staticmethod
+    def _chained(step: str, input_name: str, task, built: list[Task]) -> Task:
+        """``task`` itself, or for :data:`PREVIOUS_TASK` the step's task built just before."""
+        if task is not PREVIOUS_TASK:
+            return task
+        if not built:
+            raise DagError(f"the first task of step {step!r} asks for the previous task of its own step "
+                           f"(input {input_name!r}): there is none")
+        return built[-1]
 
 
 @dataclass

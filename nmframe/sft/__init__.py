@@ -6,6 +6,10 @@ the length-bucketed stages of the sequential schedule and scheduled into packed 
 * :mod:`.tokenize` renders many traces over all cores;
 * :mod:`.stages` assigns traces to bucket stages (with the final-stage mode mix) and lays out
   each stage's epochs as global batches packed into bins.
+* :mod:`.stage_plan` is the typed list of bucket stages (length, parallel layout, padding) that
+  every stage reader looks up;
+* :mod:`.fill` moves short traces into the free space of long-stage bins when the cost model
+  predicts a shorter schedule.
 """
 from .format import SkipTrace, TraceRecord, render_trace, trace_record
 from .store import SftData, SftWriter

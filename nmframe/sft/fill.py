@@ -22,7 +22,7 @@ Semantics (:func:`plan_fill`):
   stay where they were. So the target's bins never grow: at most one bin per host item, i.e. no
   more than packing its own traces alone. Each resulting bin is a *group* (own traces plus the
   moved traces riding in its free space).
-* Decision: the predicted time of the whole schedule (:class:`ScheduleCost`) with the move
+* Decision: the predicted time of the whole schedule (:class:`nmframe.costmodel.schedule.ScheduleCost`) with the move
   (target with its groups, sources without the moved traces) against without it. The move is
   taken only if strictly faster; either way both predictions are recorded.
 * Every kept trace is trained in exactly one stage per epoch, as without the fill; the only
@@ -48,88 +48,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nmframe.costmodel.schedule import ScheduleCost, padded_lengths
 from nmframe.packing import lower_bound, pack
 from nmframe.sft.stages import Schedule
 
 GROUPS_FILE = "stage_{i}_groups.npy"
 GROUP_OFFSETS_FILE = "stage_{i}_group_offsets.npy"
-
-
-def _eff(lengths: np.ndarray, multiple: int) -> np.ndarray:
-    lengths = np.asarray(lengths, dtype=np.int64)
-    return lengths if multiple <= 1 else -(-lengths // multiple) * multiple
-
-
-@dataclass(frozen=True)
-class StageSpec:
-    """What the fill and its cost need to know about one bucket stage."""
-
-    name: str
-    capacity: int
-    parallel: object                  # nmframe.costmodel.Parallelism
-    sample_multiple: int = 1          # per-sample padding (2 * CP under Megatron CP)
-    pad_multiple: int = 128           # per packed sequence padding, lcm(128, 2 * CP)
-
-
-@dataclass
-class ScheduleCost:
-    """Predicted seconds of a stage from the traces it trains and how they are packed.
-
-    A stage of ``n`` traces runs ``epochs * n / global_batch`` steps of ``global_batch`` traces
-    (``scale`` multiplies the trace count, for a subsample standing for a larger set). Attention
-    is per sample (varlen), so only the GEMM work depends on the packing: with
-    ``fixed_shape=False`` (the trainers here: packed sequences computed at their own length)
-    each bin costs its load rounded up to ``pad_multiple``; with ``fixed_shape=True`` every bin
-    costs the full capacity, so free space is paid-for compute.
-    """
-
-    model: object                     # nmframe.costmodel.CostModel
-    specs: list[StageSpec]
-    global_batch: int
-    epochs: float
-    scale: float = 1.0
-    fixed_shape: bool = False
-    pack_sample: int = 50_000
-    seed: int = 0
-
-    def utilisation(self, i: int, lengths: np.ndarray, loads: np.ndarray | None = None) -> float:
-        sp = self.specs[i]
-        x = np.asarray(lengths, dtype=np.int64)
-        if loads is None:
-            if x.size > self.pack_sample:
-                x = np.random.default_rng(self.seed).choice(x, size=self.pack_sample, replace=False)
-            bins = pack(x, sp.capacity, multiple=sp.sample_multiple)
-            eff = _eff(x, sp.sample_multiple)
-            loads = np.fromiter((int(eff[b].sum()) for b in bins), dtype=np.int64, count=len(bins))
-            real = float(x.sum())
-        else:
-            real = float(np.asarray(lengths, dtype=np.int64).sum())
-        loads = np.asarray(loads, dtype=np.int64)
-        if loads.size == 0:
-            return 1.0
-        computed = loads.size * sp.capacity if self.fixed_shape else float((-(-loads // sp.pad_multiple)
-                                                                              * sp.pad_multiple).sum())
-        return real / computed
-
-    def stage(self, i: int, lengths: np.ndarray, loads: np.ndarray | None = None):
-        from nmframe.costmodel import Stage
-
-        sp = self.specs[i]
-        x = np.asarray(lengths, dtype=np.float64)
-        g = self.global_batch
-        return Stage(name=sp.name, context=sp.capacity, parallel=sp.parallel,
-                     steps=self.epochs * x.size * self.scale / g, tokens_per_step=float(x.mean() * g),
-                     sum_sq_per_step=float((x ** 2).mean() * g), utilisation=self.utilisation(i, lengths, loads),
-                     global_batch=g)
-
-    def seconds(self, i: int, lengths: np.ndarray, loads: np.ndarray | None = None) -> float:
-        if np.asarray(lengths).size == 0:
-            return 0.0
-        st = self.stage(i, lengths, loads)
-        return self.model.step_time(st).total_s * st.steps
-
-    def gpu_hours(self, i: int, seconds: float) -> float:
-        return seconds * self.specs[i].parallel.gpus / 3600.0
 
 
 @dataclass
@@ -147,10 +71,10 @@ def fill_target(lengths: np.ndarray, own: np.ndarray, candidates: np.ndarray, ca
     """Pack ``candidates`` into the free space of the bins of ``own`` (see module docstring)."""
     own = np.asarray(own, dtype=np.int64)
     candidates = np.asarray(candidates, dtype=np.int64)
-    eff_own = _eff(lengths[own], sample_multiple)
+    eff_own = padded_lengths(lengths[own], sample_multiple)
     own_bins = [np.asarray(b, dtype=np.int64) for b in pack(eff_own, capacity)]
     host_loads = np.fromiter((int(eff_own[b].sum()) for b in own_bins), dtype=np.int64, count=len(own_bins))
-    eff_c = _eff(lengths[candidates], sample_multiple)
+    eff_c = padded_lengths(lengths[candidates], sample_multiple)
     fits = eff_c <= capacity - (host_loads.min() if host_loads.size else capacity)
     cand = candidates[fits]
     items = np.concatenate((host_loads, eff_c[fits]))
@@ -165,7 +89,7 @@ def fill_target(lengths: np.ndarray, own: np.ndarray, candidates: np.ndarray, ca
         groups.append(np.concatenate([own[own_bins[h]] for h in hosts] + [riders]))
         moved.append(riders)
     moved_all = np.sort(np.concatenate(moved)) if moved else np.zeros(0, np.int64)
-    loads = np.fromiter((int(_eff(lengths[g], sample_multiple).sum()) for g in groups), dtype=np.int64,
+    loads = np.fromiter((int(padded_lengths(lengths[g], sample_multiple).sum()) for g in groups), dtype=np.int64,
                         count=len(groups))
     return FillTarget(groups=groups, moved=moved_all, bins_before=n_host, loads=loads)
 
@@ -282,7 +206,7 @@ def build_group_schedule(flat: np.ndarray, offsets: np.ndarray, lengths: np.ndar
     offsets = np.asarray(offsets, dtype=np.int64)
     n_groups = offsets.size - 1
     sizes = np.diff(offsets)
-    eff = _eff(np.asarray(lengths, dtype=np.int64)[flat], sample_multiple)
+    eff = padded_lengths(np.asarray(lengths, dtype=np.int64)[flat], sample_multiple)
     gl = np.add.reduceat(eff, offsets[:-1]) if n_groups else np.zeros(0, np.int64)
     if gl.size and gl.max() > capacity:
         raise ValueError(f"a group holds {int(gl.max())} tokens > capacity {capacity}")
@@ -325,8 +249,6 @@ __all__ = [
     "GROUP_OFFSETS_FILE",
     "FillPlan",
     "FillTarget",
-    "ScheduleCost",
-    "StageSpec",
     "build_group_schedule",
     "fill_target",
     "flatten_groups",

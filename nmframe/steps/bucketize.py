@@ -24,45 +24,22 @@ from __future__ import annotations
 import numpy as np
 
 from nmframe.buckets import plot_length_histogram
+from nmframe.config.stage_plan import build_stage_plan
+from nmframe.costmodel import model_shape, schedule_cost
 from nmframe.engine import Resources, Step, StepContext, register_step
 from nmframe.engine.step import select
 from nmframe.sft import fill
+from nmframe.sft.stage_plan import StagePlan
 from nmframe.sft.stages import assign_stages
 from nmframe.sft.store import SftData
 
 
-def stage_names_and_edges(cfg) -> tuple[list[str], list[int]]:
-    return [str(s.name) for s in cfg.buckets.stages], [int(s.max_len) for s in cfg.buckets.stages]
-
-
-def fill_settings(cfg) -> dict:
+def fill_settings(plan: StagePlan, cfg) -> dict:
     """What the fill decision depends on (the key's extra part when ``sft.fill_long_bins`` is on)."""
-    from nmframe.config.checks import check_parallel_layout
-    from nmframe.steps.pack import pack_settings
-
-    stages = {}
-    for s in cfg.buckets.stages:
-        ps = pack_settings(cfg, str(s.name))
-        stages[str(s.name)] = {**{k: ps[k] for k in ("capacity", "sample_multiple", "pad_multiple")},
-                               "layout": check_parallel_layout(cfg, str(s.name))}
+    stages = {s.name: {"capacity": s.max_len, "sample_multiple": s.sample_multiple, "pad_multiple": s.pad_multiple,
+                       "layout": s.layout.to_dict()} for s in plan}
     return {"stages": stages, "model": select(cfg, "model")["model"],
-            "global_batch_size": int(cfg.trainer.global_batch_size), "epochs": float(cfg.trainer.epochs)}
-
-
-def fill_cost(cfg) -> fill.ScheduleCost:
-    """The cost model of the config's schedule (default constants; packed sequences at their own length)."""
-    from nmframe.costmodel import CostModel, Parallelism
-    from nmframe.training.cost import model_shape
-
-    fs = fill_settings(cfg)
-    specs = []
-    for name, st in fs["stages"].items():
-        lay = st["layout"]
-        specs.append(fill.StageSpec(name, st["capacity"], Parallelism(gpus=lay["world"], tp=lay["tp"], cp=lay["cp"],
-                                                                     ep=lay["ep"], etp=lay["etp"], pp=lay["pp"]),
-                                    sample_multiple=st["sample_multiple"], pad_multiple=st["pad_multiple"]))
-    return fill.ScheduleCost(CostModel(model_shape(cfg.model)), specs, global_batch=fs["global_batch_size"],
-                             epochs=fs["epochs"], seed=int(cfg.buckets.seed))
+            "global_batch_size": plan.global_batch_size, "epochs": plan.epochs}
 
 
 @register_step
@@ -76,7 +53,7 @@ class Bucketize(Step):
     def config_slice(self, cfg, params):
         out = select(cfg, *self.slice_paths)
         if bool(cfg.sft.fill_long_bins):
-            out["fill"] = fill_settings(cfg)
+            out["fill"] = fill_settings(build_stage_plan(cfg), cfg)
         return out
 
     def resources(self, cfg, params):
@@ -87,12 +64,14 @@ class Bucketize(Step):
         data = SftData(ctx.inputs["prepare_sft"])
         idx = data.index
         lengths = data.lengths
-        names, edges = stage_names_and_edges(cfg)
+        stage_plan = build_stage_plan(cfg)
+        names, edges = stage_plan.names, stage_plan.edges
         sa = assign_stages(lengths, idx["mode"], idx["tir"], names, edges,
                            mix_fraction=float(cfg.buckets.final_mix_fraction), seed=int(cfg.buckets.seed))
         indices, plan = sa.indices, None
         if bool(cfg.sft.fill_long_bins):
-            plan = fill.plan_fill(lengths, sa.indices, sa.mixed, fill_cost(cfg))
+            cost = schedule_cost(stage_plan, model_shape(cfg.model), seed=int(cfg.buckets.seed))
+            plan = fill.plan_fill(lengths, sa.indices, sa.mixed, cost)
             indices = plan.indices
         stages = []
         for i, (name, edge, ix) in enumerate(zip(names, edges, indices)):

@@ -15,7 +15,7 @@ fill is not undone by the cut into global batches.
 
 The key holds what changes the packing: the stage length, CP (from the stage's parallel layout),
 the backend (per-sample padding), global batch, epochs, the shuffle seed, and (through the
-inputs, and explicitly) the tokenizer and template.
+inputs, and explicitly) the tokenizer and template: :func:`nmframe.sft.stage_plan.pack_settings`.
 
 Output: ``bins.npy``, ``bin_offsets.npy``, ``step_offsets.npy`` (:class:`nmframe.sft.stages.Schedule`)
 and ``pack.json``: steps, bins vs the lower bound, token utilisation, pad multiples.
@@ -24,35 +24,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from nmframe.config.checks import check_parallel_layout
+from nmframe.config.stage_plan import build_stage_plan, stage_pack_settings
 from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
-from nmframe.packing import default_pad_multiple, lower_bound
+from nmframe.packing import lower_bound
 from nmframe.sft.fill import GROUP_OFFSETS_FILE, GROUPS_FILE, build_group_schedule
 from nmframe.sft.stages import build_schedule
 from nmframe.sft.store import SftData
-
-
-def stage_index(cfg, name: str) -> int:
-    for i, s in enumerate(cfg.buckets.stages):
-        if str(s.name) == name:
-            return i
-    raise KeyError(f"no bucket stage {name!r} in buckets={cfg.buckets.name}")
-
-
-def pack_settings(cfg, name: str) -> dict:
-    """Everything that decides a stage's packing, as plain values (also the config slice)."""
-    i = stage_index(cfg, name)
-    layout = check_parallel_layout(cfg, name)
-    cp = int(layout["cp"])
-    capacity = int(cfg.buckets.stages[i].max_len)
-    pad_multiple = default_pad_multiple(cp)
-    if capacity % pad_multiple:
-        raise ValueError(f"buckets.stages[{i}].max_len={capacity} is not a multiple of lcm(128, 2*CP)={pad_multiple}")
-    backend = str(cfg.trainer.backend)
-    return {"stage": name, "index": i, "capacity": capacity, "cp": cp, "pad_multiple": pad_multiple,
-            "sample_multiple": 2 * cp if (backend == "megatron" and cp > 1) else 1, "backend": backend,
-            "global_batch_size": int(cfg.trainer.global_batch_size), "epochs": float(cfg.trainer.epochs),
-            "seed": int(cfg.sft.pack_seed), "tokenizer": str(cfg.model.tokenizer), "template": str(cfg.sft.template)}
 
 
 @register_step
@@ -64,24 +41,19 @@ class Pack(Step):
 
     def tasks(self, cfg, dag):
         ins = {"bucketize": dag.one("bucketize"), "prepare_sft": dag.one("prepare_sft")}
-        return [TaskSpec(params={"stage": str(s.name)}, inputs=dict(ins)) for s in cfg.buckets.stages]
+        return [TaskSpec(params={"stage": s.name}, inputs=dict(ins)) for s in build_stage_plan(cfg)]
 
     def config_slice(self, cfg, params):
         # The fill changes which traces (and groups) a stage packs: it reaches this key through the
         # bucketize input, and is named here too.
-        return {**pack_settings(cfg, params["stage"]), "fill_long_bins": bool(cfg.sft.fill_long_bins)}
+        return {**stage_pack_settings(cfg, build_stage_plan(cfg), params["stage"]),
+                "fill_long_bins": bool(cfg.sft.fill_long_bins)}
 
     def resources(self, cfg, params):
         return Resources(cpus=1, time_min=60, mem_gb=16)
 
-    def estimate(self, cfg, params, lengths=None) -> dict:
-        """Predicted step time and GPU-hours of this stage's training (see :mod:`nmframe.training.cost`)."""
-        from nmframe.training.cost import estimate_stage
-
-        return estimate_stage(cfg, params["stage"], lengths)
-
     def run(self, ctx: StepContext) -> None:
-        s = pack_settings(ctx.cfg, ctx.params["stage"])
+        s = stage_pack_settings(ctx.cfg, build_stage_plan(ctx.cfg), ctx.params["stage"])
         data = SftData(ctx.inputs["prepare_sft"])
         ids = np.load(ctx.inputs["bucketize"] / f"stage_{s['index']}.npy")
         lengths = data.lengths[ids]

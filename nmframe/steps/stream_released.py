@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nmframe.config.stage_plan import build_stage_plan
 from nmframe.datafiles import fingerprint, resolve
 from nmframe.engine import Resources, Step, StepContext, register_step
 from nmframe.engine.step import scratch_dir as engine_scratch_dir
@@ -39,8 +40,9 @@ def input_files(cfg) -> list[Path]:
 def settings(cfg) -> StreamSettings:
     st, f = cfg.stream, cfg.filters
     lc = st.length_column
+    plan = build_stage_plan(cfg)
     return StreamSettings(
-        stage_names=[str(s.name) for s in cfg.buckets.stages], edges=[int(s.max_len) for s in cfg.buckets.stages],
+        stage_names=plan.names, edges=plan.edges,
         length_column=None if lc in (None, "", "null", "none") else str(lc),
         drop_no_answer=bool(st.drop_no_answer), drop_trivial=bool(st.drop_trivial),
         drop_changed_answer=bool(st.drop_changed_answer), trivial_threshold=float(f.trivial_threshold),

@@ -28,12 +28,12 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from nmframe.config.checks import check_parallel_layout
-from nmframe.engine import Resources, Step, StepContext, Task, TaskSpec, register_step
+from nmframe.config.stage_plan import build_stage_plan, stage_pack_settings
+from nmframe.costmodel import estimate_stage, model_shape
+from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
+from nmframe.engine.dag import PREVIOUS_TASK
 from nmframe.engine.step import scratch_dir as engine_scratch_dir
 from nmframe.engine.step import select
-from nmframe.engine.task import compute_key
-from nmframe.steps.pack import pack_settings
 from nmframe.training.base import StageData, StageResult
 
 TRAINER_KEYS = ("backend", "lr", "lr_schedule", "warmup_steps", "weight_decay", "adam_beta1", "adam_beta2",
@@ -46,7 +46,7 @@ def scratch_dir(cfg, key: str) -> Path:
 
 
 def stage_data(cfg, params: dict, inputs: dict[str, Path], key: str) -> StageData:
-    s = pack_settings(cfg, params["stage"])
+    s = stage_pack_settings(cfg, build_stage_plan(cfg), params["stage"])
     from nmframe.models.tiny import load_tokenizer
 
     pad = load_tokenizer(str(cfg.model.tokenizer), int(cfg.model.vocab_size)).pad_token_id
@@ -88,25 +88,18 @@ class TrainStage(Step):
 
     def tasks(self, cfg, dag):
         sft = dag.one("prepare_sft")
-        specs, prev = [], None
-        for i, s in enumerate(cfg.buckets.stages):
-            params = {"stage": str(s.name), "index": i}
-            inputs = {"pack": dag.one("pack", stage=str(s.name)), "prepare_sft": sft}
-            if prev is not None:
-                inputs["previous"] = prev
-            specs.append(TaskSpec(params=params, inputs=inputs))
-            # The next stage needs this task as an input before the builder creates it: build the
-            # same Task (same key computation) here.
-            slice_ = self.config_slice(cfg, params)
-            input_keys = {k: t.key for k, t in inputs.items()}
-            prev = Task(step=self.name, version=self.VERSION, params=params, inputs=input_keys, config_slice=slice_,
-                        key=compute_key(self.name, self.VERSION, slice_, params, input_keys))
+        specs = []
+        for s in build_stage_plan(cfg):
+            inputs = {"pack": dag.one("pack", stage=s.name), "prepare_sft": sft}
+            if s.index > 0:
+                inputs["previous"] = PREVIOUS_TASK  # the stage before's train_stage task (a chain)
+            specs.append(TaskSpec(params={"stage": s.name, "index": s.index}, inputs=inputs))
         return specs
 
     def config_slice(self, cfg, params):
         out = {f"trainer.{k}": v for k, v in select(cfg, *(f"trainer.{k}" for k in TRAINER_KEYS)).items()}
         out["model"] = select(cfg, "model")["model"]
-        out["layout"] = check_parallel_layout(cfg, params["stage"])
+        out["layout"] = build_stage_plan(cfg).by_name(params["stage"]).layout.to_dict()
         return out
 
     def resources(self, cfg, params):
@@ -114,14 +107,13 @@ class TrainStage(Step):
                          nodes=int(cfg.trainer.nodes), time_min=int(cfg.trainer.time_min_per_stage))
 
     def estimate(self, cfg, params, lengths=None) -> dict:
-        """Predicted step time and GPU-hours of this stage (see :mod:`nmframe.training.cost`)."""
-        from nmframe.training.cost import estimate_stage
-
-        return estimate_stage(cfg, params["stage"], lengths)
+        """Predicted step time and GPU-hours of this stage (see :mod:`nmframe.costmodel.plan`)."""
+        return estimate_stage(build_stage_plan(cfg), model_shape(cfg.model), params["stage"], lengths)
 
     def run(self, ctx: StepContext) -> None:
         cfg, params = ctx.cfg, ctx.params
-        layout = check_parallel_layout(cfg, params["stage"])
+        plan = build_stage_plan(cfg)
+        layout = plan.by_name(params["stage"]).layout.to_dict()
         sd = stage_data(cfg, params, ctx.inputs, ctx.task.key)
         sd.scratch_dir.mkdir(parents=True, exist_ok=True)
         init = ctx.inputs["previous"] / "checkpoint" if "previous" in ctx.inputs else None
@@ -140,7 +132,7 @@ class TrainStage(Step):
             result = TorchTrainer().train_stage(sd, init, out_ckpt, layout, cfg)
         elif backend == "megatron":
             result = self._launch_megatron(ctx, sd, init, out_ckpt, layout)
-            if bool(cfg.sft.export_hf) and sd.index == len(cfg.buckets.stages) - 1:
+            if bool(cfg.sft.export_hf) and plan.is_final(sd.name):
                 from nmframe.export import export_hf
 
                 summary = export_hf(out_ckpt, out_ckpt / "hf", cfg.model, source="..", log=ctx.log)
@@ -151,7 +143,7 @@ class TrainStage(Step):
 
         ctx.write_json("losses.json", result.to_dict())
         ctx.write_json("stage.json", {"stage": sd.name, "index": sd.index, "layout": layout,
-                                      "packing": pack_settings(cfg, sd.name), "init_checkpoint": str(init) if init else None,
+                                      "packing": stage_pack_settings(cfg, plan, sd.name), "init_checkpoint": str(init) if init else None,
                                       "backend": backend})
         summary = {"steps": result.steps, "target_tokens": result.tokens,
                    "final_loss": result.losses[-1] if result.losses else None,

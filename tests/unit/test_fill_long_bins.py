@@ -3,10 +3,8 @@ import itertools
 
 import numpy as np
 
-from nmframe.costmodel import QWEN3_8B, CostModel, Hardware, Parallelism
+from nmframe.costmodel import QWEN3_8B, CostModel, Hardware, Parallelism, ScheduleCost, StageSpec
 from nmframe.sft.fill import (
-    ScheduleCost,
-    StageSpec,
     build_group_schedule,
     fill_target,
     flatten_groups,
@@ -138,7 +136,9 @@ def test_group_schedule_keeps_groups_whole_and_sees_each_trace_once_per_epoch():
 
 def test_bucketize_and_pack_keys_name_the_fill():
     from nmframe.config import compose
-    from nmframe.steps.bucketize import Bucketize, fill_cost
+    from nmframe.config.stage_plan import build_stage_plan
+    from nmframe.costmodel import model_shape, schedule_cost
+    from nmframe.steps.bucketize import Bucketize
     from nmframe.steps.pack import Pack
 
     off = compose(["model=qwen3_30b_a3b", "buckets=paper", "trainer=megatron"])
@@ -155,7 +155,8 @@ def test_bucketize_and_pack_keys_name_the_fill():
 
     x = paper_length_distribution(20_000, seed=0)
     b = assign_buckets(x, PAPER_EDGES)
-    plan = plan_fill(x, [np.flatnonzero(b == i) for i in range(4)], np.zeros(0, np.int64), fill_cost(on))
+    plan = plan_fill(x, [np.flatnonzero(b == i) for i in range(4)], np.zeros(0, np.int64),
+                     schedule_cost(build_stage_plan(on), model_shape(on.model), seed=int(on.buckets.seed)))
     assert [d["target"] for d in plan.decisions] == ["ctx128k", "ctx64k", "ctx32k"]
     assert all(d["moved"] > 0 and not d["taken"] for d in plan.decisions)
     assert plan.gpu_hours_with == plan.gpu_hours_without

@@ -1,0 +1,125 @@
+"""Cost-model estimates for a config's stage plan (step time, GPU-hours), for planning.
+
+What a composed config knows, given as the typed stage plan
+(:class:`nmframe.sft.stage_plan.StagePlan`: each stage's length and parallel layout, the GPU
+count, global batch and epochs) and the model shape (:func:`model_shape` of ``cfg.model``).
+Trace lengths come from the data when given (a prepare_sft artifact); otherwise from the
+paper's length mix (arXiv:2512.15489, Table 2) scaled to the plan's largest stage, with the
+paper's 7.5M traces, so a plan can be costed before any data exists. The efficiency constants
+are the cost model's defaults (not calibrated on this cluster).
+"""
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from nmframe.buckets import assign_buckets, paper_length_distribution
+
+from .model import CostModel, ModelShape, Parallelism, Stage
+from .paper import stage_for
+from .schedule import ScheduleCost, StageSpec
+
+if TYPE_CHECKING:
+    from nmframe.sft.stage_plan import Layout, StagePlan
+
+#: Traces in the paper's SFT set (Table 2 total), for costing before any data exists.
+PAPER_TRACES = 7_500_000
+SYNTHETIC_SAMPLE = 100_000
+
+
+def model_shape(m) -> ModelShape:
+    """The cost model's shape of a ``model`` config section."""
+    moe = str(m.arch) == "moe"
+    return ModelShape(str(m.name), layers=int(m.num_layers), hidden=int(m.hidden_size), ffn=int(m.ffn_hidden_size),
+                      heads=int(m.num_attention_heads), kv_heads=int(m.num_kv_heads), head_dim=int(m.head_dim),
+                      vocab=int(m.vocab_size), experts=int(m.num_experts or 0) if moe else 0,
+                      active_experts=int(m.moe_router_topk or 0) if moe else 0,
+                      moe_ffn=int(m.moe_ffn_hidden_size or 0) if moe else 0)
+
+
+def parallelism(layout: "Layout") -> Parallelism:
+    """The cost model's view of a stage's layout."""
+    return Parallelism(gpus=layout.world, tp=layout.tp, cp=layout.cp, ep=layout.ep, etp=layout.etp, pp=layout.pp)
+
+
+@functools.lru_cache(maxsize=8)
+def _synthetic(last_edge: int, n: int = SYNTHETIC_SAMPLE) -> np.ndarray:
+    x = paper_length_distribution(n, seed=0).astype(np.float64) * (last_edge / 131_072)
+    return np.clip(np.ceil(x), 1, last_edge).astype(np.int64)
+
+
+def _lengths(plan: "StagePlan", lengths, n_traces):
+    if lengths is None:
+        x = _synthetic(plan.final.max_len)
+        return x, (PAPER_TRACES if n_traces is None else int(n_traces)) / x.size
+    return np.asarray(lengths, dtype=np.int64), 1.0
+
+
+def _stage(plan: "StagePlan", name: str, max_len: int, x: np.ndarray, scale: float, layout: "Layout") -> Stage:
+    par = parallelism(layout)
+    st = stage_for(name, x, max_len, par, global_batch=plan.global_batch_size, epochs=plan.epochs,
+                   pack_sample=50_000)
+    return Stage(name=st.name, context=st.context, parallel=par, steps=st.steps * scale,
+                 tokens_per_step=st.tokens_per_step, sum_sq_per_step=st.sum_sq_per_step,
+                 utilisation=st.utilisation, global_batch=st.global_batch)
+
+
+def stage_lengths(plan: "StagePlan", x: np.ndarray) -> dict[str, np.ndarray]:
+    """Trace lengths per stage (final stage without the small mix: it barely changes the cost)."""
+    b = assign_buckets(x, plan.edges)
+    return {s.name: x[b == s.index] for s in plan}
+
+
+def estimate_stage(plan: "StagePlan", shape: ModelShape, stage_name: str, lengths=None,
+                   n_traces: int | None = None) -> dict:
+    """Predicted seconds per step, steps, hours and GPU-hours of one stage."""
+    x, scale = _lengths(plan, lengths, n_traces)
+    stage = plan.by_name(stage_name)
+    source = "data" if lengths is not None else "paper length mix"
+    sel = stage_lengths(plan, x)[stage.name]
+    if sel.size == 0:
+        return {"stage": stage.name, "step_time_s": 0.0, "steps": 0, "hours": 0.0, "gpu_hours": 0.0, "source": source}
+    est = CostModel(shape).schedule([_stage(plan, stage.name, stage.max_len, sel, scale, stage.layout)])
+    s = est.stages[0]
+    return {"stage": stage.name, "parallelism": s.stage.parallel.label(), "step_time_s": round(s.step.total_s, 3),
+            "steps": round(s.stage.steps, 1), "hours": round(s.seconds / 3600, 3), "gpu_hours": round(s.gpu_hours, 2),
+            "source": source}
+
+
+def bucketed_vs_single(plan: "StagePlan", shape: ModelShape, lengths=None, n_traces: int | None = None) -> dict:
+    """GPU-hours of the bucketed schedule vs every trace in one stage at the largest length
+    (with the largest stage's parallelism)."""
+    x, scale = _lengths(plan, lengths, n_traces)
+    cm = CostModel(shape)
+    per = stage_lengths(plan, x)
+    stages = [_stage(plan, s.name, s.max_len, per[s.name], scale, s.layout) for s in plan if per[s.name].size]
+    last = plan.final
+    fit = x[assign_buckets(x, [last.max_len]) >= 0]
+    single = cm.schedule([_stage(plan, f"all@{last.name}", last.max_len, fit, scale, last.layout)])
+    bucketed = cm.schedule(stages)
+    return {"bucketed_gpu_hours": bucketed.gpu_hours, "single_gpu_hours": single.gpu_hours,
+            "bucketed_hours": bucketed.seconds / 3600, "single_hours": single.seconds / 3600,
+            "speedup": single.seconds / bucketed.seconds if bucketed.seconds else float("nan"),
+            "table": bucketed.table() + "\n" + single.table(),
+            "source": "data" if lengths is not None else "paper length mix"}
+
+
+def schedule_summary(plan: "StagePlan", shape: ModelShape) -> str:
+    """One line: the bucketed schedule's GPU-hours against one stage at the largest length
+    ("" for a single stage, where there is nothing to compare)."""
+    if len(plan) < 2:
+        return ""
+    c = bucketed_vs_single(plan, shape)
+    return (f"training schedule ({shape.name}, {c['source']}, uncalibrated cost model): bucketed "
+            f"{c['bucketed_gpu_hours']:,.0f} GPU-h vs everything at {plan.final.name} {c['single_gpu_hours']:,.0f} GPU-h "
+            f"({c['speedup']:.2f}x)")
+
+
+def schedule_cost(plan: "StagePlan", shape: ModelShape, seed: int = 0) -> ScheduleCost:
+    """The cost of the plan's schedule for the long-bin fill (default constants; packed
+    sequences at their own length)."""
+    specs = [StageSpec(s.name, s.max_len, parallelism(s.layout), sample_multiple=s.sample_multiple,
+                       pad_multiple=s.pad_multiple) for s in plan]
+    return ScheduleCost(CostModel(shape), specs, global_batch=plan.global_batch_size, epochs=plan.epochs, seed=seed)
