@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
 
+from nmframe.generation.registry import registered_backends
+
 
 class ConfigError(ValueError):
     """An invalid configuration, found before anything runs."""
@@ -132,6 +134,10 @@ def validate(cfg: DictConfig) -> None:
         check_parallel_layout(cfg, s.name)
 
     t = cfg.teacher
+    backends = registered_backends()
+    if str(t.backend) not in backends:
+        raise ConfigError("teacher.backend", str(t.backend), "unknown generation backend",
+                          allowed=", ".join(backends))
     if not 0.0 < t.top_p <= 1.0:
         raise ConfigError("teacher.top_p", t.top_p, "must be in (0, 1]")
     if t.temperature < 0:

@@ -41,12 +41,6 @@ class FileFormat(str, enum.Enum):
     parquet = "parquet"
 
 
-class GenBackend(str, enum.Enum):
-    vllm = "vllm"
-    openai = "openai"
-    hf = "hf"
-
-
 class TrainerBackend(str, enum.Enum):
     megatron = "megatron"
     torch = "torch"
@@ -190,7 +184,7 @@ class ParallelismConfig:
 class TeacherConfig:
     name: str = MISSING
     model: str = MISSING
-    backend: GenBackend = GenBackend.vllm
+    backend: str = "vllm"         # a registered generation backend (nmframe.generation.registry)
     temperature: float = 1.0
     top_p: float = 1.0
     max_tokens: int = 120_000
