@@ -55,7 +55,7 @@ def run_task(cfg: DictConfig, task: Task, store: ArtifactStore, input_steps: dic
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logging.getLogger().addHandler(handler)
         started = time.time()
-        ctx = StepContext(cfg=cfg, task=task, out_dir=temp, inputs=inputs, run_dir=run_dir,
+        ctx = StepContext(cfg=cfg, task=task, out_dir=temp, inputs=inputs,
                           log=logging.getLogger(f"nmframe.steps.{task.step}"), tracker=tracker)
         try:
             log.info("%s: computing into %s", task.id, temp)

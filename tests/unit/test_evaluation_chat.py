@@ -13,7 +13,7 @@ from nmframe.evaluation.chat_sampling import (ChatLoop, load_model_tokenizer, op
                                               sample_problems_chat, stop_strings, template_kwargs)
 from nmframe.evaluation.configs import PromptFormatError, resolve_prompt_format
 from nmframe.generation.runner import open_shard
-from nmframe.generation.scripted import ScriptedBackend
+from nmframe.testing.scripted_backend import ScriptedBackend
 from nmframe.generation.tir import LoopSettings, SampleSpec, TirLoop
 from nmframe.harmony import user_prompt
 
