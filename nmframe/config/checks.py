@@ -7,18 +7,9 @@ from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
 
+from nmframe.errors import ConfigError
 from nmframe.generation.registry import registered_backends
-
-
-class ConfigError(ValueError):
-    """An invalid configuration, found before anything runs."""
-
-    def __init__(self, key: str, value, why: str, allowed: str | None = None):
-        self.key, self.value, self.why, self.allowed = key, value, why, allowed
-        msg = f"{key}={value!r}: {why}"
-        if allowed:
-            msg += f" (allowed: {allowed})"
-        super().__init__(msg)
+from nmframe.training.optim import LrPlan
 
 
 def _world_size(cfg: DictConfig) -> int:
@@ -146,8 +137,7 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError("teacher.max_tokens/num_samples", (t.max_tokens, t.num_samples), "must be >= 1")
 
     tr = cfg.trainer
-    if tr.lr <= 0:
-        raise ConfigError("trainer.lr", tr.lr, "must be > 0")
+    LrPlan.from_trainer(tr)
     if str(tr.precision) in ("fp8", "Precision.fp8") and str(tr.backend) in ("torch", "TrainerBackend.torch"):
         raise ConfigError("trainer.precision", "fp8", "FP8 needs the megatron backend with Transformer Engine",
                           allowed="bf16, fp32 for trainer.backend=torch")

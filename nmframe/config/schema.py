@@ -19,6 +19,7 @@ from omegaconf import MISSING
 
 from nmframe.config.sections import (AnswersConfig, EvaluateConfig, FiltersConfig, GenerateConfig,
                                      PrepConfig, SftConfig, StreamConfig)
+from nmframe.training.optim import LrSchedule
 
 
 class Effort(str, enum.Enum):
@@ -202,8 +203,10 @@ class TrainerConfig:
     name: str = MISSING
     backend: TrainerBackend = TrainerBackend.megatron
     lr: float = 2e-4
-    lr_schedule: str = "constant"
+    lr_schedule: LrSchedule = LrSchedule.constant  # paper: constant, no warmup (nmframe.training.optim)
     warmup_steps: int = 0
+    min_lr: float = 0.0                 # cosine/linear: the rate at the end of the decay
+    lr_decay_steps: Optional[int] = None  # cosine/linear: optimizer steps the decay spans (warmup included)
     weight_decay: float = 0.01
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
