@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from omegaconf import DictConfig
 
-from nmframe.engine.registry import get_step
+from nmframe.engine.registry import check_pipeline_steps, get_step
 from nmframe.engine.task import Task, compute_key
 
 
@@ -76,6 +76,7 @@ class Dag:
 
 
 def build_dag(cfg: DictConfig) -> Dag:
+    check_pipeline_steps(cfg)
     builder = DagBuilder(cfg)
     for name in cfg.pipeline.steps:
         builder.add_step(name)

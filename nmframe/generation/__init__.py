@@ -13,7 +13,7 @@ Backends are imported when first looked up (transformers, vLLM are heavy); the t
 (a scripted backend, a local completions server) live in nmframe.testing.
 """
 from nmframe.generation.base import (Backend, BackendUnavailable, CompletionRequest, CompletionResult)
-from nmframe.generation.runner import generate_shard, open_shard, sampling_seed, shard_of, summarize
+from nmframe.generation.shard_runner import generate_shard, open_shard, sampling_seed, shard_of, summarize
 from nmframe.generation.shards import ShardError, ShardWriter
 from nmframe.generation.tir import LoopSettings, SampleSpec, TirLoop
 

@@ -25,7 +25,7 @@ from typing import Iterator, Optional
 from nmframe.generation.base import Backend
 
 _BACKENDS: dict[str, type] = {}
-_BUILTIN_MODULES = ("nmframe.generation.hf", "nmframe.generation.vllm_backend",
+_BUILTIN_MODULES = ("nmframe.generation.hf_backend", "nmframe.generation.vllm_backend",
                     "nmframe.generation.openai_backend")
 
 

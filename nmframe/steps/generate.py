@@ -89,7 +89,7 @@ class Generate(Step):
 
     def run(self, ctx: StepContext) -> None:
         from nmframe.generation.registry import BackendSpec, open_backend
-        from nmframe.generation.runner import (generate_shard, open_shard, shard_of, summarize)
+        from nmframe.generation.shard_runner import (generate_shard, open_shard, shard_of, summarize)
         from nmframe.generation.shards import read_records
         from nmframe.generation.tir import LoopSettings
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nmframe.generation.hf import load_hf_teacher
+from nmframe.generation.hf_backend import load_hf_teacher
 
 
 def save_builtin_teacher(model: str, path) -> Path:

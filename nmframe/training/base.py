@@ -71,4 +71,4 @@ class Trainer(abc.ABC):
     @abc.abstractmethod
     def train_stage(self, stage_data: StageData, init_checkpoint: Optional[Path], out_checkpoint: Path,
                     layout: dict, cfg: DictConfig) -> StageResult:
-        """``layout`` is :func:`nmframe.config.checks.check_parallel_layout` of the stage."""
+        """``layout`` is :func:`nmframe.training.layout.check_parallel_layout` of the stage."""

@@ -2,7 +2,7 @@
 
 Wraps :mod:`nmframe.costmodel` with what a composed config knows: the model shape
 (``model.*``), each stage's parallel layout (``parallelism.*`` via
-:func:`nmframe.config.checks.check_parallel_layout`), the GPU count (``trainer.nodes x
+:func:`nmframe.training.layout.check_parallel_layout`), the GPU count (``trainer.nodes x
 gpus_per_node``), global batch and epochs. Trace lengths come from the data when given (a
 prepare_sft artifact); otherwise from the paper's length mix (Table 2) scaled to the config's
 largest bucket, with the paper's 7.5M traces, so a plan can be costed before any data exists.
@@ -15,7 +15,7 @@ import functools
 import numpy as np
 
 from nmframe.buckets import assign_buckets, paper_length_distribution
-from nmframe.config.checks import check_parallel_layout
+from nmframe.training.layout import check_parallel_layout
 
 PAPER_TRACES = 7_500_000
 SYNTHETIC_SAMPLE = 100_000

@@ -148,7 +148,7 @@ def layer_spec(config, use_te: bool):
 def padded_vocab_size(cfg: DictConfig, vocab: int) -> int:
     """Megatron pads the vocabulary to a multiple of 128 x TP. Stages re-tune TP (Qwen3-8B: 2, 2,
     4, 8), so pad once for every stage's TP: each stage's checkpoint then loads in the next."""
-    from nmframe.config.checks import check_parallel_layout
+    from nmframe.training.layout import check_parallel_layout
 
     tps = [int(check_parallel_layout(cfg, str(s.name))["tp"]) for s in cfg.buckets.stages]
     mult = 128 * math.lcm(*tps)

@@ -17,7 +17,7 @@ STOPS = ["<|call|>", "<|return|>"]
 
 @pytest.fixture(scope="module")
 def hf():
-    from nmframe.generation.hf import HfBackend
+    from nmframe.generation.hf_backend import HfBackend
 
     return HfBackend("builtin:tiny", batch_size=8)
 

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from nmframe.generation import ShardError, ShardWriter
-from nmframe.generation.runner import record_key_of, sampling_seed, shard_of, summarize
+from nmframe.generation.shard_runner import record_key_of, sampling_seed, shard_of, summarize
 
 
 def rec(pid, seed=0):
