@@ -205,7 +205,7 @@ class TrainerConfig:
     lr: float = 2e-4
     lr_schedule: LrSchedule = LrSchedule.constant  # paper: constant, no warmup (nmframe.training.optim)
     warmup_steps: int = 0
-    min_lr: float = 0.0                 # cosine/linear: the rate at the end of the decay
+    min_lr: Optional[float] = None      # cosine/linear: the rate at the end of the decay (None: 0)
     lr_decay_steps: Optional[int] = None  # cosine/linear: optimizer steps the decay spans (warmup included)
     weight_decay: float = 0.01
     adam_beta1: float = 0.9

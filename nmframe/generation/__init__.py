@@ -6,7 +6,7 @@ Public API::
     HfBackend, OpenAIBackend, VllmBackend                  # one module each, registered by name
     open_backend(BackendSpec.from_teacher(cfg), log_dir)   # nmframe.generation.registry
     TirLoop(backend, LoopSettings(...), sandbox).run(specs, on_record)   # nmframe.generation.tir
-    ShardWriter / open_shard(dir)                          # nmframe.generation.shards / runner
+    ShardWriter / open_shard(dir)                          # nmframe.generation.shards / shard_runner
     generate_shard(problems, mode=, tir=, seed=, backend=, settings=, writer=)
 
 Backends are imported when first looked up (transformers, vLLM are heavy); the test doubles
