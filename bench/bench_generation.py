@@ -15,7 +15,8 @@ import argparse
 import tempfile
 import time
 
-from nmframe.generation import LoopSettings, SampleSpec, ScriptedBackend, TirLoop, open_shard
+from nmframe.generation import LoopSettings, SampleSpec, TirLoop, open_shard
+from nmframe.testing.scripted_backend import ScriptedBackend
 from nmframe.sandbox import ExecResult, Sandbox
 
 

@@ -206,6 +206,7 @@ def cmd_plan(args) -> int:
 
 def cmd_run(args) -> int:
     from nmframe.engine.orchestrate import execute_plan
+    from nmframe.launch import make_launcher
 
     plan = _make_plan(args)
     if not args.quiet:
@@ -219,7 +220,7 @@ def cmd_run(args) -> int:
         if not args.quiet:
             console.print(f"  {state.value:<9} {index[key].id}")
 
-    rd, outcomes = execute_plan(plan, argv=sys.argv, on_state=on_state)
+    rd, outcomes = execute_plan(plan, make_launcher(plan.cfg, on_state=on_state), argv=sys.argv)
     if plan.cfg.launcher.kind == "dryrun":
         console.print(f"dry run: {len(outcomes)} tasks printed, nothing executed (run dir {rd.path})")
         return 0

@@ -1,6 +1,6 @@
 """The math-verify comparison, with its known false positives guarded.
 
-This module runs inside the grading worker processes (see :mod:`.worker`); it is plain
+This module runs inside the grading worker processes (see :mod:`.grading_process`); it is plain
 code with no timeout of its own, because the parent process enforces the timeout by
 killing the worker. math-verify's signal-based timeouts are disabled
 (``parse(..., parsing_timeout=None)``, ``verify(..., timeout_seconds=None)``, the

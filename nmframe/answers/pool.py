@@ -50,7 +50,7 @@ class _Worker:
         env["PYTHONPATH"] = _PKG_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         debug = bool(os.environ.get("NMFRAME_GRADER_DEBUG"))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "nmframe.answers.worker"],
+            [sys.executable, "-m", "nmframe.answers.grading_process"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=None if debug else subprocess.DEVNULL,

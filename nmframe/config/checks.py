@@ -5,87 +5,19 @@ Each failure names the key, the value and what is allowed, e.g.
 """
 from __future__ import annotations
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from nmframe.errors import ConfigError
+from nmframe.generation.registry import registered_backends
+from nmframe.training.layout import check_parallel_layout, parallel_spec
+from nmframe.training.optim import LrPlan
 
-class ConfigError(ValueError):
-    """An invalid configuration, found before anything runs."""
-
-    def __init__(self, key: str, value, why: str, allowed: str | None = None):
-        self.key, self.value, self.why, self.allowed = key, value, why, allowed
-        msg = f"{key}={value!r}: {why}"
-        if allowed:
-            msg += f" (allowed: {allowed})"
-        super().__init__(msg)
-
-
-def _world_size(cfg: DictConfig) -> int:
-    return int(cfg.trainer.nodes) * max(int(cfg.trainer.gpus_per_node), 1)
-
-
-def parallel_spec(cfg: DictConfig, stage_name: str):
-    """The parallel layout of a bucket stage, or the map's default."""
-    stages = cfg.parallelism.stages
-    if stage_name in stages:
-        return stages[stage_name]
-    if cfg.parallelism.default is not None:
-        return cfg.parallelism.default
-    raise ConfigError("parallelism.stages", stage_name,
-                      f"no layout for bucket stage {stage_name!r} in parallelism={cfg.parallelism.name}",
-                      allowed=", ".join(stages) or "none")
-
-
-def check_parallel_layout(cfg: DictConfig, stage_name: str) -> dict:
-    """Validate one stage's layout against the GPU count, heads and experts; return derived sizes."""
-    spec = parallel_spec(cfg, stage_name)
-    key = f"parallelism.stages.{stage_name}"
-    world = _world_size(cfg)
-    m = cfg.model
-    tp, cp, ep, etp, pp = (int(spec[k]) for k in ("tp", "cp", "ep", "etp", "pp"))
-    for name, v in (("tp", tp), ("cp", cp), ("ep", ep), ("etp", etp), ("pp", pp), ("micro_batch_size", spec.micro_batch_size)):
-        if v < 1:
-            raise ConfigError(f"{key}.{name}", v, "must be >= 1")
-    model_par = tp * cp * pp
-    if world % model_par:
-        raise ConfigError(key, OmegaConf.to_container(spec),
-                          f"TP*CP*PP = {tp}*{cp}*{pp} = {model_par} does not divide {world} GPUs "
-                          f"(trainer.nodes*trainer.gpus_per_node)",
-                          allowed=f"layouts whose TP*CP*PP divides {world}")
-    if world % (ep * etp * pp):
-        raise ConfigError(key, OmegaConf.to_container(spec),
-                          f"EP*ETP*PP = {ep}*{etp}*{pp} = {ep * etp * pp} does not divide {world} GPUs",
-                          allowed=f"layouts whose EP*ETP*PP divides {world}")
-    if m.num_attention_heads % tp:
-        raise ConfigError(f"{key}.tp", tp, f"does not divide model.num_attention_heads={m.num_attention_heads}")
-    if m.num_kv_heads % tp and tp % m.num_kv_heads:
-        raise ConfigError(f"{key}.tp", tp, f"incompatible with model.num_kv_heads={m.num_kv_heads} "
-                          "(one must divide the other)")
-    if m.num_layers % pp:
-        raise ConfigError(f"{key}.pp", pp, f"does not divide model.num_layers={m.num_layers}")
-    if str(m.arch) in ("moe", "Arch.moe"):
-        if m.num_experts is None or m.num_experts % ep:
-            raise ConfigError(f"{key}.ep", ep, f"does not divide model.num_experts={m.num_experts}")
-    elif ep != 1 or etp != 1:
-        raise ConfigError(f"{key}.ep", ep, f"model {m.name} is dense: expert parallelism must be 1")
-    dp = world // model_par
-    micro = int(spec.micro_batch_size)
-    gbs = int(cfg.trainer.global_batch_size)
-    if gbs % (micro * dp):
-        raise ConfigError("trainer.global_batch_size", gbs,
-                          f"not a multiple of micro_batch_size*DP = {micro}*{dp} for stage {stage_name}")
-    return {"tp": tp, "cp": cp, "ep": ep, "etp": etp, "pp": pp, "dp": dp, "micro_batch_size": micro,
-            "global_batch_size": gbs, "grad_accum": gbs // (micro * dp), "world": world}
+__all__ = ["ConfigError", "check_parallel_layout", "parallel_spec", "validate"]
 
 
 def validate(cfg: DictConfig) -> None:
-    from nmframe.engine.registry import list_steps, replacement_of
-
-    known = list_steps()
-    for i, s in enumerate(cfg.pipeline.steps):
-        if s not in known:
-            if replacement_of(s):
-                raise ConfigError(f"pipeline.steps[{i}]", s, f"was replaced by {replacement_of(s)}")
-            raise ConfigError(f"pipeline.steps[{i}]", s, "unknown step", allowed=", ".join(known))
+    """Checks of one composed config. Step names are checked by the engine when it builds the DAG
+    (:func:`nmframe.engine.registry.check_pipeline_steps`): steps live above the config."""
     if len(set(cfg.pipeline.steps)) != len(cfg.pipeline.steps):
         raise ConfigError("pipeline.steps", list(cfg.pipeline.steps), "lists a step twice")
     for field in ("only", "force"):
@@ -119,6 +51,10 @@ def validate(cfg: DictConfig) -> None:
     build_stage_plan(cfg)
 
     t = cfg.teacher
+    backends = registered_backends()
+    if str(t.backend) not in backends:
+        raise ConfigError("teacher.backend", str(t.backend), "unknown generation backend",
+                          allowed=", ".join(backends))
     if not 0.0 < t.top_p <= 1.0:
         raise ConfigError("teacher.top_p", t.top_p, "must be in (0, 1]")
     if t.temperature < 0:
@@ -127,8 +63,7 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError("teacher.max_tokens/num_samples", (t.max_tokens, t.num_samples), "must be >= 1")
 
     tr = cfg.trainer
-    if tr.lr <= 0:
-        raise ConfigError("trainer.lr", tr.lr, "must be > 0")
+    LrPlan.from_trainer(tr)
     if str(tr.precision) in ("fp8", "Precision.fp8") and str(tr.backend) in ("torch", "TrainerBackend.torch"):
         raise ConfigError("trainer.precision", "fp8", "FP8 needs the megatron backend with Transformer Engine",
                           allowed="bf16, fp32 for trainer.backend=torch")

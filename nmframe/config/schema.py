@@ -19,6 +19,7 @@ from omegaconf import MISSING
 
 from nmframe.config.sections import (AnswersConfig, EvaluateConfig, FiltersConfig, GenerateConfig,
                                      MetricsConfig, PrepConfig, SftConfig, StreamConfig)
+from nmframe.training.optim import LrSchedule
 
 
 class Effort(str, enum.Enum):
@@ -39,12 +40,6 @@ class FileFormat(str, enum.Enum):
     auto = "auto"
     jsonl = "jsonl"
     parquet = "parquet"
-
-
-class GenBackend(str, enum.Enum):
-    vllm = "vllm"
-    openai = "openai"
-    hf = "hf"
 
 
 class TrainerBackend(str, enum.Enum):
@@ -190,7 +185,7 @@ class ParallelismConfig:
 class TeacherConfig:
     name: str = MISSING
     model: str = MISSING
-    backend: GenBackend = GenBackend.vllm
+    backend: str = "vllm"         # a registered generation backend (nmframe.generation.registry)
     temperature: float = 1.0
     top_p: float = 1.0
     max_tokens: int = 120_000
@@ -208,8 +203,10 @@ class TrainerConfig:
     name: str = MISSING
     backend: TrainerBackend = TrainerBackend.megatron
     lr: float = 2e-4
-    lr_schedule: str = "constant"
+    lr_schedule: LrSchedule = LrSchedule.constant  # paper: constant, no warmup (nmframe.training.optim)
     warmup_steps: int = 0
+    min_lr: Optional[float] = None      # cosine/linear: the rate at the end of the decay (None: 0)
+    lr_decay_steps: Optional[int] = None  # cosine/linear: optimizer steps the decay spans (warmup included)
     weight_decay: float = 0.01
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999

@@ -67,14 +67,14 @@ def _seed(prompt: str) -> int:
 
 def _open_teacher(cfg, log_dir=None):
     """The run's teacher backend, as a context manager (the one call into the generation backends)."""
-    from nmframe.generation.factory import open_backend
+    from nmframe.generation.registry import BackendSpec, open_backend
 
-    return open_backend(cfg, log_dir)
+    return open_backend(BackendSpec.from_teacher(cfg), log_dir)
 
 
 def _teacher_complete(cfg, backend) -> Callable[[list[str]], list[Reply]]:
     from nmframe.generation.base import CompletionRequest
-    from nmframe.generation.factory import teacher_is_gpt_oss
+    from nmframe.generation.registry import teacher_is_gpt_oss
 
     prep = cfg.prep
     harmony = teacher_is_gpt_oss(str(cfg.teacher.model))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from omegaconf import DictConfig
 
-from nmframe.engine.registry import get_step, list_steps
+from nmframe.engine.registry import check_pipeline_steps, get_step, list_steps
 from nmframe.engine.task import Task, compute_key
 
 
@@ -113,6 +113,7 @@ class Dag:
 
 
 def build_dag(cfg: DictConfig) -> Dag:
+    check_pipeline_steps(cfg)
     builder = DagBuilder(cfg)
     for name in cfg.pipeline.steps:
         builder.add_step(name)

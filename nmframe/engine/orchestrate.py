@@ -15,12 +15,13 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from nmframe.config.checks import ConfigError
 from nmframe.engine.artifacts import ArtifactStore
 from nmframe.engine.dag import Dag, build_dag, merge_dags
+from nmframe.engine.execution import (ExecutionPlan, Launcher, PlannedTask, TaskOutcome, TaskState,
+                                      worker_command)
 from nmframe.engine.runs import RunDir
 from nmframe.engine.task import Task
-from nmframe.launch.base import ExecutionPlan, PlannedTask, TaskOutcome, TaskState, worker_command
+from nmframe.errors import ConfigError
 
 
 INPUT_RECOMPUTED = "an input is recomputed; reused if that input comes out identical"
@@ -96,31 +97,6 @@ def make_plan(points: list[tuple[list[str], DictConfig]], verify: bool = False) 
     return Plan(points=points, entries=entries, store=store)
 
 
-def make_launcher(cfg: DictConfig, echo=print, on_state=None):
-    kind = cfg.launcher.kind
-    if kind == "local":
-        from nmframe.launch.local import LocalLauncher
-
-        return LocalLauncher(max_parallel=cfg.launcher.max_parallel, cpu_budget=cfg.launcher.cpu_budget,
-                             on_state=on_state)
-    if kind == "dryrun":
-        from nmframe.launch.dryrun import DryRunLauncher
-
-        return DryRunLauncher(target=cfg.launcher.dryrun_target, slurm_options=slurm_options(cfg), echo=echo)
-    if kind == "slurm":
-        from nmframe.launch.slurm import SlurmLauncher
-
-        return SlurmLauncher(slurm_options(cfg))
-    raise ConfigError("launcher.kind", kind, "unknown launcher", allowed="local, slurm, dryrun")
-
-
-def slurm_options(cfg: DictConfig):
-    from nmframe.launch.slurm import SlurmOptions
-
-    opts = OmegaConf.to_container(cfg.launcher.slurm, resolve=True)
-    return SlurmOptions(**opts)
-
-
 def write_run(plan: Plan, argv: list[str]) -> RunDir:
     cfg = plan.cfg
     label = cfg.name if cfg.name and cfg.name != "default" else ""
@@ -140,14 +116,15 @@ def write_run(plan: Plan, argv: list[str]) -> RunDir:
     return rd
 
 
-def execute_plan(plan: Plan, argv: list[str] | None = None, echo=print, on_state=None) -> tuple[RunDir, dict[str, TaskOutcome]]:
+def execute_plan(plan: Plan, launcher: Launcher, argv: list[str] | None = None) -> tuple[RunDir, dict[str, TaskOutcome]]:
+    """Write the run directory, hand the selected tasks to ``launcher`` (built by the caller, e.g.
+    :func:`nmframe.launch.make_launcher`) and record how each ended."""
     rd = write_run(plan, argv if argv is not None else sys.argv)
     to_run = plan.to_run()
     run_keys = {e.task.key for e in to_run}
     planned = [PlannedTask(task=e.task, command=worker_command(rd.path, e.task.key),
                            deps=[d for d in e.task.deps if d in run_keys], log_path=rd.log_path(e.task))
                for e in to_run]
-    launcher = make_launcher(plan.cfg, echo=echo, on_state=on_state)
     env = {"PYTHONUNBUFFERED": "1"}
     if plan.cfg.launcher.kind != "dryrun":
         for e in to_run:

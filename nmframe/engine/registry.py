@@ -4,6 +4,8 @@ from __future__ import annotations
 import importlib
 import os
 
+from nmframe.errors import ConfigError
+
 _STEPS: dict[str, type] = {}
 _RETIRED: dict[str, str] = {}  # old step name -> what replaces it, for the error a stale config gets
 _BUILTIN_MODULES = ("nmframe.steps",)
@@ -59,3 +61,13 @@ def get_step(name: str):
 def list_steps() -> list[str]:
     _load_builtins()
     return sorted(_STEPS)
+
+
+def check_pipeline_steps(cfg) -> None:
+    """Every name in ``pipeline.steps`` is a registered step (one error naming the position)."""
+    known = list_steps()
+    for i, s in enumerate(cfg.pipeline.steps):
+        if s not in known:
+            if replacement_of(s):
+                raise ConfigError(f"pipeline.steps[{i}]", s, f"was replaced by {replacement_of(s)}")
+            raise ConfigError(f"pipeline.steps[{i}]", s, "unknown step", allowed=", ".join(known))

@@ -51,7 +51,6 @@ class StepContext:
     task: "Task"
     out_dir: Path                     # temporary: renamed to the artifact path on success
     inputs: dict[str, Path]           # input name -> finished upstream artifact directory
-    run_dir: Path | None = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("nmframe.step"))
     metrics: dict[str, Any] = field(default_factory=dict)
     tracker: Any = None

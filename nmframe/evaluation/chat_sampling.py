@@ -12,7 +12,7 @@ records keep ``mode="high"`` so reports group them as every other run.
 Generation stops at the template's end-of-turn marker (found by rendering a probe reply, e.g.
 ``<|im_end|>``) and at the tokenizer's EOS token. The records carry the same fields as those of
 the harmony loop (:class:`nmframe.generation.tir.TirLoop`), plus ``prompt_format: "chat"``, and
-go through the same resumable shards (:func:`nmframe.generation.runner.fill_shard`), so grading,
+go through the same resumable shards (:func:`nmframe.generation.shard_runner.fill_shard`), so grading,
 scoring and reports do not change. ``final_answer`` is :func:`nmframe.answers.extract_answer` of
 the completion (the last box after ``</think>``); when the rendered prompt itself opens a
 ``<think>`` block (some templates do), the answer is read as if the completion began with it, so
@@ -28,7 +28,7 @@ from nmframe.answers import extract_answer
 from nmframe.answers.extract import THINK_CLOSE, THINK_OPEN
 from nmframe.evaluation.sampling import sample_specs
 from nmframe.generation.base import CompletionRequest
-from nmframe.generation.runner import fill_shard
+from nmframe.generation.shard_runner import fill_shard
 from nmframe.generation.shards import ShardWriter
 from nmframe.generation.tir import RECORD_VERSION, SANDBOX_STATUSES, LoopSettings, SampleSpec
 from nmframe.harmony import user_prompt
@@ -185,7 +185,7 @@ def load_model_tokenizer(path: str):
     from nmframe.models.tiny import load_tokenizer
 
     if path.startswith("builtin:"):
-        from nmframe.generation.hf import BUILTIN_TEACHERS
+        from nmframe.generation.hf_backend import BUILTIN_TEACHERS
 
         arch = BUILTIN_TEACHERS.get(path.split(":", 1)[1])
         return load_tokenizer(path, arch.vocab_size if arch is not None else 512)

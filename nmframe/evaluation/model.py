@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
 
-from omegaconf import OmegaConf
+from nmframe.generation.registry import BackendSpec, open_backend, registered_backends, teacher_is_gpt_oss
 
 
 class EvaluateError(RuntimeError):
@@ -87,31 +87,30 @@ def resolve_model(cfg, train_artifact: Optional[Path], scratch: Path) -> ModelRe
 
 
 def backend_kind(cfg) -> str:
+    """``evaluate.backend``, with ``auto`` resolved: hf for a tiny model, else vllm."""
     kind = str(cfg.evaluate.backend)
     if kind == "auto":
         spec = str(cfg.evaluate.model)
         tiny = (spec == "student" and bool(cfg.model.tiny)) or spec.startswith("builtin:")
         return "hf" if tiny else "vllm"
-    if kind not in ("hf", "vllm", "openai"):
-        raise EvaluateError(f"evaluate.backend={kind!r}: allowed auto, hf, vllm, openai")
+    allowed = registered_backends()
+    if kind not in allowed:
+        raise EvaluateError(f"evaluate.backend={kind!r}: allowed auto, {', '.join(allowed)}")
     return kind
+
+
+def evaluation_spec(cfg, model: ModelRef) -> BackendSpec:
+    """The backend spec serving ``model``: the ``evaluate`` section's backend, endpoint, tensor
+    parallelism and batch size; retries, timeouts and server settings as the teacher's."""
+    ev = cfg.evaluate
+    return BackendSpec.from_teacher(cfg).replace(
+        backend=backend_kind(cfg), model=model.path, teacher_tokenizer=teacher_is_gpt_oss(model.path),
+        tensor_parallel_size=int(ev.tensor_parallel_size), endpoint=ev.endpoint or None,
+        batch_size=int(ev.batch_size))
 
 
 @contextlib.contextmanager
 def open_model_backend(cfg, model: ModelRef, log_dir: Optional[Path] = None) -> Iterator:
     """A generation backend (nmframe.generation) serving ``model`` with the evaluate settings."""
-    from nmframe.generation.factory import open_backend
-
-    ev = cfg.evaluate
-    view = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    OmegaConf.set_struct(view, False)
-    view.teacher.model = model.path
-    view.teacher.backend = backend_kind(cfg)
-    view.teacher.temperature = float(ev.temperature)
-    view.teacher.top_p = float(ev.top_p)
-    view.teacher.max_tokens = int(ev.max_tokens)
-    view.teacher.tensor_parallel_size = int(ev.tensor_parallel_size)
-    view.teacher.endpoint = ev.endpoint
-    view.generate.batch_size = int(ev.batch_size)
-    with open_backend(view, log_dir=log_dir) as backend:
+    with open_backend(evaluation_spec(cfg, model), log_dir=log_dir) as backend:
         yield backend

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from nmframe.generation.runner import fill_shard, sampling_seed
+from nmframe.generation.shard_runner import fill_shard, sampling_seed
 from nmframe.generation.shards import ShardWriter
 from nmframe.generation.tir import LoopSettings, SampleSpec
 

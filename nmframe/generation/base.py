@@ -2,7 +2,7 @@
 
 The tool loop drives the teacher as a text-completion engine (the harmony prompt is a string,
 tool outputs are appended as strings), so every backend (offline vLLM, an OpenAI-compatible
-server, transformers on CPU, a scripted fake for tests) implements the same small protocol:
+server, transformers on CPU, the scripted fake of nmframe.testing) implements the same small protocol:
 `complete(requests) -> results`, one result per request, in order. A failure of one request is
 that request's result (`finish_reason="error"`), never an exception for the whole batch, so
 a prompt that is too long costs one row and the batch goes on.

@@ -26,6 +26,7 @@ from typing import Optional
 
 from nmframe.generation.base import (CONTEXT_OVERFLOW, REQUEST_ERROR, SERVER_ERROR,
                                      CompletionRequest, CompletionResult, strip_stop)
+from nmframe.generation.registry import register_backend
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ def is_context_error(message: str) -> bool:
     return "context length" in low or "context window" in low or "too long" in low
 
 
+@register_backend("openai")
 class OpenAIBackend:
     """Completions over HTTP with bounded concurrency and retries; see the module docstring."""
 
@@ -86,6 +88,31 @@ class OpenAIBackend:
         self._pool = ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="completions")
         self.stats = {"requests": 0, "retries": 0, "errors": 0}
         self._stats_lock = threading.Lock()
+
+    @classmethod
+    def from_spec(cls, spec, stack, log_dir=None) -> "OpenAIBackend":
+        """A client of ``spec.endpoint``; when it is null, of a `vllm serve` started here on this
+        node's GPUs, entered on ``stack`` so it stops when the backend is closed."""
+        endpoint = spec.endpoint
+        if not endpoint:
+            from nmframe.generation.server import LocalServer, free_port, vllm_serve_command
+            from nmframe.generation.vllm_backend import import_vllm
+            from nmframe.harmony import ensure_offline_encodings
+
+            import_vllm("teacher.backend=openai with teacher.endpoint=null (a vllm serve started here)")
+            ensure_offline_encodings()
+            port = spec.server_port or free_port()
+            cmd = vllm_serve_command(spec.model, port, tensor_parallel_size=spec.tensor_parallel_size,
+                                     max_model_len=spec.max_model_len,
+                                     gpu_memory_utilization=spec.gpu_memory_utilization,
+                                     extra_args=list(spec.server_args))
+            server = LocalServer(cmd, port, log_path=(log_dir / "vllm-server.log") if log_dir else None,
+                                 start_timeout_s=spec.server_start_timeout_s)
+            endpoint = stack.enter_context(server).endpoint
+        return cls(endpoint, spec.model, max_concurrency=spec.max_concurrency, max_retries=spec.max_retries,
+                   timeout_s=spec.request_timeout_s, backoff_s=spec.retry_backoff_s,
+                   backoff_max_s=spec.retry_backoff_max_s, api_key=spec.api_key,
+                   teacher_tokenizer=spec.teacher_tokenizer)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

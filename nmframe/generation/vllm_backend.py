@@ -17,6 +17,7 @@ from typing import Any, Optional
 
 from nmframe.generation.base import (CONTEXT_OVERFLOW, SERVER_ERROR, BackendUnavailable,
                                      CompletionRequest, CompletionResult)
+from nmframe.generation.registry import register_backend
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ def import_vllm(purpose: str = "teacher.backend=vllm"):
     return vllm
 
 
+@register_backend("vllm")
 class VllmBackend:
     """Offline batched generation with `vllm.LLM`; see the module docstring."""
 
@@ -55,6 +57,11 @@ class VllmBackend:
         self.llm = vllm.LLM(**kwargs)
         self.tokenizer = self.llm.get_tokenizer()
         self.max_model_len = self._max_model_len(max_model_len)
+
+    @classmethod
+    def from_spec(cls, spec, stack=None, log_dir=None) -> "VllmBackend":
+        return cls(spec.model, tensor_parallel_size=spec.tensor_parallel_size, max_model_len=spec.max_model_len,
+                   gpu_memory_utilization=spec.gpu_memory_utilization, teacher_tokenizer=spec.teacher_tokenizer)
 
     def _max_model_len(self, configured: Optional[int]) -> int:
         for path in (("llm_engine", "model_config", "max_model_len"),

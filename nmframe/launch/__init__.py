@@ -1,5 +1,8 @@
-"""Launchers: local subprocesses, Slurm through submitit, and a dry run that only prints."""
-from nmframe.launch.base import (ExecutionPlan, Launcher, PlannedTask, TaskOutcome, TaskState,
-                                 worker_command)
+"""Launchers: local subprocesses, Slurm through submitit, and a dry run that only prints.
 
-__all__ = ["ExecutionPlan", "Launcher", "PlannedTask", "TaskOutcome", "TaskState", "worker_command"]
+They implement the engine's launcher interface (:mod:`nmframe.engine.execution`);
+:func:`make_launcher` builds the one a config asks for.
+"""
+from nmframe.launch.from_config import make_launcher
+
+__all__ = ["make_launcher"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import shlex
 from typing import Callable
 
-from nmframe.launch.base import ExecutionPlan, Launcher, TaskOutcome, TaskState
+from nmframe.engine.execution import ExecutionPlan, Launcher, TaskOutcome, TaskState
 
 
 class DryRunLauncher(Launcher):

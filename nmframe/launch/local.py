@@ -12,7 +12,7 @@ import signal
 import subprocess
 import time
 
-from nmframe.launch.base import ExecutionPlan, Launcher, TaskOutcome, TaskState
+from nmframe.engine.execution import ExecutionPlan, Launcher, TaskOutcome, TaskState
 
 log = logging.getLogger(__name__)
 

@@ -46,7 +46,7 @@ from submitit.core.utils import CommandFunction, FailedJobError
 from submitit.slurm.slurm import SlurmExecutor, SlurmInfoWatcher, SlurmJob, _make_sbatch_string
 
 from nmframe.engine.resources import Resources
-from nmframe.launch.base import ExecutionPlan, Launcher, PlannedTask, TaskOutcome, TaskState
+from nmframe.engine.execution import ExecutionPlan, Launcher, PlannedTask, TaskOutcome, TaskState
 
 log = logging.getLogger(__name__)
 

@@ -127,7 +127,7 @@ class Evaluate(Step):
         from nmframe.evaluation.model import open_model_backend, resolve_model
         from nmframe.evaluation.sampling import sample_problems
         from nmframe.evaluation.scoring import maj_convention, score
-        from nmframe.generation.runner import open_shard, shard_of
+        from nmframe.generation.shard_runner import open_shard, shard_of
         from nmframe.generation.shards import read_records
         from nmframe.generation.tir import LoopSettings
 

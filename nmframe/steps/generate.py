@@ -84,8 +84,8 @@ class Generate(Step):
         return Resources(cpus=gen.cpus, time_min=gen.time_min, mem_gb=gen.mem_gb)
 
     def run(self, ctx: StepContext) -> None:
-        from nmframe.generation.factory import open_backend
-        from nmframe.generation.runner import (generate_shard, open_shard, shard_of, summarize)
+        from nmframe.generation.registry import BackendSpec, open_backend
+        from nmframe.generation.shard_runner import (generate_shard, open_shard, shard_of, summarize)
         from nmframe.generation.shards import read_records
         from nmframe.generation.tir import LoopSettings
 
@@ -110,7 +110,7 @@ class Generate(Step):
                     output_chars=int(cfg.tir.output_chars), call_timeout_s=float(cfg.tir.call_timeout_s),
                     tool_workers=int(gen.tool_workers), count_teacher_tokens=bool(gen.count_teacher_tokens))
                 with contextlib.ExitStack() as stack:
-                    backend = stack.enter_context(open_backend(cfg, log_dir=scratch))
+                    backend = stack.enter_context(open_backend(BackendSpec.from_teacher(cfg), log_dir=scratch))
                     sandbox, isolation = None, {"mode": "unused"}  # no model-written code runs
                     if p["tir"] and mine:
                         from nmframe.sandbox.policy import open_for_untrusted_code

@@ -5,6 +5,6 @@
 (:mod:`.megatron_entry`). Both consume the same packed schedule (:mod:`.batches`);
 :mod:`.cost` predicts step times and GPU-hours for the plan.
 """
-from .base import StageData, StageResult, Trainer, get_trainer
+from .base import StageData, StageResult, Trainer
 
-__all__ = ["StageData", "StageResult", "Trainer", "get_trainer"]
+__all__ = ["StageData", "StageResult", "Trainer"]

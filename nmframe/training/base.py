@@ -71,17 +71,4 @@ class Trainer(abc.ABC):
     @abc.abstractmethod
     def train_stage(self, stage_data: StageData, init_checkpoint: Optional[Path], out_checkpoint: Path,
                     layout: dict, cfg: DictConfig) -> StageResult:
-        """``layout`` is :func:`nmframe.config.checks.check_parallel_layout` of the stage."""
-
-
-def get_trainer(backend: str) -> Trainer:
-    backend = str(backend)
-    if backend == "torch":
-        from nmframe.training.torch_trainer import TorchTrainer
-
-        return TorchTrainer()
-    if backend == "megatron":
-        from nmframe.training.megatron_trainer import MegatronTrainer
-
-        return MegatronTrainer()
-    raise ValueError(f"trainer.backend={backend!r}: unknown backend (allowed: torch, megatron)")
+        """``layout`` is :func:`nmframe.training.layout.check_parallel_layout` of the stage."""

@@ -15,9 +15,10 @@ another layout. Per stage this module:
 * runs each step's packed bins as THD micro-batches with ``PackedSeqParams(cu_seqlens...)``
   (per-sample attention and RoPE positions restarting per sample; under CP each rank takes its
   load-balanced share of every sample, TE's ``thd_get_partitioned_indices``);
-* optimises with Megatron's (distributed) Adam: lr, betas, eps, weight decay, constant LR, no
-  clipping unless ``trainer.grad_clip``; per-token loss: sum over the step's targets divided by
-  the step's target count on every rank, gradients summed over DP x CP;
+* optimises with Megatron's (distributed) Adam: lr, betas, eps, weight decay, the LR schedule of
+  :mod:`nmframe.training.optim` (``trainer.lr_schedule``), no clipping unless
+  ``trainer.grad_clip``; per-token loss: sum over the step's targets divided by the step's
+  target count on every rank, gradients summed over DP x CP;
 * saves ``megatron.core.dist_checkpointing`` checkpoints (model + optimizer + step + RNG) at the
   end of the stage, which the next stage loads into its own layout; every
   ``sft.checkpoint_every`` steps a mid-stage checkpoint goes to the scratch dir for resume.
@@ -44,6 +45,7 @@ from nmframe.sft.stages import Schedule
 from nmframe.sft.store import SftData
 from nmframe.training.base import StageData, StageResult, Trainer
 from nmframe.training.batches import step_batches
+from nmframe.training.optim import LrPlan, set_lr
 
 
 def te_available() -> bool:
@@ -146,9 +148,10 @@ def layer_spec(config, use_te: bool):
 def padded_vocab_size(cfg: DictConfig, vocab: int) -> int:
     """Megatron pads the vocabulary to a multiple of 128 x TP. Stages re-tune TP (Qwen3-8B: 2, 2,
     4, 8), so pad once for every stage's TP: each stage's checkpoint then loads in the next."""
-    from nmframe.config.stage_plan import build_stage_plan
+    from nmframe.training.layout import check_parallel_layout
 
-    tps = [s.layout.tp for s in build_stage_plan(cfg)]
+    # a library reads the stage list itself rather than import the config layer's stage plan
+    tps = [int(check_parallel_layout(cfg, str(s.name))["tp"]) for s in cfg.buckets.stages]
     mult = 128 * math.lcm(*tps)
     return -(-vocab // mult) * mult
 
@@ -235,11 +238,6 @@ def build_optimizer(model, config, cfg: DictConfig, on_gpu: bool):
         bf16=config.bf16, params_dtype=config.params_dtype, use_distributed_optimizer=dist_opt,
         clip_grad=float(tr.grad_clip) if tr.grad_clip is not None else 0.0), [ddp])
     return ddp, opt
-
-
-def _lr(tr, global_step: int) -> float:
-    w = int(tr.warmup_steps)
-    return float(tr.lr) * (min(1.0, (global_step + 1) / w) if w > 0 else 1.0)
 
 
 def _cp_partition(t: dict, cu: torch.Tensor) -> dict:
@@ -334,6 +332,7 @@ class MegatronTrainer(Trainer):
         device = torch.device("cuda", torch.cuda.current_device()) if on_gpu else torch.device("cpu")
         model, config, use_te = build_model(cfg, layout, on_gpu)
         ddp, opt = build_optimizer(model, config, cfg, on_gpu)
+        lr_plan = LrPlan.from_trainer(tr)
         data = SftData(sd.sft_dir)
         schedule = Schedule.load(sd.pack_dir)
         total = schedule.num_steps if sd.max_steps is None else min(schedule.num_steps, int(sd.max_steps))
@@ -369,8 +368,8 @@ class MegatronTrainer(Trainer):
                 (loss_sum / n).backward()
                 local += loss_sum.detach().double()
             ddp.finish_grad_sync()
-            for g in opt.param_groups:
-                g["lr"] = _lr(tr, global_step)
+            lr = lr_plan.at(global_step)
+            set_lr(opt.param_groups, lr)
             ok, _, _ = opt.step()
             dist.all_reduce(local, group=parallel_state.get_data_parallel_group(with_context_parallel=True))
             loss = float(local) / n
@@ -382,7 +381,7 @@ class MegatronTrainer(Trainer):
             result.step_times.append(dt)
             result.tokens += batches.target_tokens
             if sd.on_step is not None and dist.get_rank() == 0:
-                sd.on_step({"step": step, "global_step": global_step, "loss": loss, "step_time_s": dt,
+                sd.on_step({"step": step, "global_step": global_step, "loss": loss, "lr": lr, "step_time_s": dt,
                             "target_tokens": batches.target_tokens, "bins": sum(len(r) for r in batches.per_rank),
                             "samples": batches.samples})
             done = step + 1

@@ -6,9 +6,9 @@ a kill) must run and be tested without GPUs. The model is the tiny Qwen3 of
 bin runs in one forward pass with a block-diagonal causal mask and positions restarting per
 sample (:func:`nmframe.packing.hf_packed.packed_loss`), so it computes exactly the unpacked loss.
 
-Optimisation follows ``trainer.*``: AdamW (lr, betas, eps, weight decay), constant LR after
-``warmup_steps`` linear warmup (0 in the recipe), gradient clipping only when ``grad_clip`` is
-set. The loss of a step is the token-mean over all bins of the global batch.
+Optimisation follows ``trainer.*``: AdamW (lr, betas, eps, weight decay), the LR of
+:mod:`nmframe.training.optim` (``lr_schedule``, ``warmup_steps``; constant without warmup in the
+recipe), gradient clipping only when ``grad_clip`` is set. The loss of a step is the token-mean over all bins of the global batch.
 
 Checkpoints (a directory): ``model/`` (``save_pretrained``) and ``trainer_state.pt`` (optimizer
 state, global step, stage step, RNG states, the stage's losses so far). The next stage loads the
@@ -34,6 +34,7 @@ from nmframe.sft.stages import Schedule
 from nmframe.sft.store import SftData
 from nmframe.training.base import StageData, StageResult, Trainer
 from nmframe.training.batches import step_batches
+from nmframe.training.optim import LrPlan, set_lr
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
@@ -96,15 +97,8 @@ def build_optimizer(model, tr: DictConfig) -> torch.optim.Optimizer:
                              eps=float(tr.adam_eps), weight_decay=float(tr.weight_decay))
 
 
-def lr_at(tr: DictConfig, global_step: int) -> float:
-    """Constant LR (the recipe), after an optional linear warmup of ``warmup_steps``."""
-    if str(tr.lr_schedule) != "constant":
-        raise ValueError(f"trainer.lr_schedule={tr.lr_schedule!r}: only 'constant' is implemented")
-    w = int(tr.warmup_steps)
-    return float(tr.lr) * (min(1.0, (global_step + 1) / w) if w > 0 else 1.0)
-
-
-def train_step(model, optimizer, batches, tr: DictConfig, global_step: int) -> float:
+def train_step(model, optimizer, batches, tr: DictConfig, global_step: int,
+               lr_plan: Optional[LrPlan] = None) -> float:
     """One optimizer step over every micro-batch of every rank; returns the token-mean loss."""
     n = max(batches.target_tokens, 1)
     total = 0.0
@@ -117,8 +111,7 @@ def train_step(model, optimizer, batches, tr: DictConfig, global_step: int) -> f
             total += float(loss_sum.detach())
     if tr.grad_clip is not None:
         torch.nn.utils.clip_grad_norm_(model.parameters(), float(tr.grad_clip))
-    for g in optimizer.param_groups:
-        g["lr"] = lr_at(tr, global_step)
+    set_lr(optimizer.param_groups, (lr_plan or LrPlan.from_trainer(tr)).at(global_step))
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     return total / n
@@ -138,6 +131,7 @@ class TorchTrainer(Trainer):
         resume = scratch if scratch is not None and (scratch / "trainer_state.pt").exists() else None
         model = build_model(cfg, resume or init_checkpoint)
         optimizer = build_optimizer(model, tr)
+        lr_plan = LrPlan.from_trainer(tr)
         result = StageResult()
         global_step, start = 0, 0
         src = resume or init_checkpoint
@@ -155,14 +149,15 @@ class TorchTrainer(Trainer):
         for step in range(start, total):
             t0 = time.perf_counter()
             batches = step_batches(data, schedule, step, sd, dp=int(layout.get("dp", 1)))
-            loss = train_step(model, optimizer, batches, tr, global_step)
+            lr = lr_plan.at(global_step)
+            loss = train_step(model, optimizer, batches, tr, global_step, lr_plan)
             dt = time.perf_counter() - t0
             global_step += 1
             result.losses.append(loss)
             result.step_times.append(dt)
             result.tokens += batches.target_tokens
             if sd.on_step is not None:
-                sd.on_step({"step": step, "global_step": global_step, "loss": loss, "step_time_s": dt,
+                sd.on_step({"step": step, "global_step": global_step, "loss": loss, "lr": lr, "step_time_s": dt,
                             "target_tokens": batches.target_tokens, "bins": sum(len(r) for r in batches.per_rank),
                             "samples": batches.samples})
             done = step + 1

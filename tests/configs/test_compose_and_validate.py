@@ -70,7 +70,6 @@ def test_invalid_override_message(override, expected):
     (["buckets.stages=[{name: a, max_len: 1024}, {name: b, max_len: 512}]"], "buckets.stages[1].max_len",
      "must be larger than the previous stage's 1024"),
     (["buckets.stages=[{name: a, max_len: 1000}]"], "buckets.stages[0].max_len", "multiple of 128"),
-    (["pipeline.steps=[ingest,nope]"], "pipeline.steps[1]", "unknown step"),
     (["trainer.precision=fp8"], "trainer.precision", "FP8 needs the megatron backend"),
     (["teacher.top_p=1.5"], "teacher.top_p", "must be in (0, 1]"),
 ])
@@ -79,6 +78,15 @@ def test_invalid_combination_names_key_and_reason(override, key, text):
         compose(override)
     assert e.value.key == key
     assert text in str(e.value)
+
+
+def test_unknown_step_is_refused_when_the_engine_builds_the_dag():
+    from nmframe.engine.dag import build_dag
+
+    cfg = compose(["pipeline.steps=[ingest,nope]"])  # composing knows no steps: they sit above the config
+    with pytest.raises(ConfigError) as e:
+        build_dag(cfg)
+    assert e.value.key == "pipeline.steps[1]" and "unknown step" in str(e.value) and "ingest" in e.value.allowed
 
 
 def test_sweep_without_multirun_is_refused():

@@ -97,7 +97,7 @@ def test_lease_blocks_a_second_holder(tmp_path):
 
 def test_stale_plan_is_refused(nm_env, monkeypatch):
     """A worker refuses a task whose key no longer matches the code (VERSION bumped after planning)."""
-    from nmframe.engine import worker
+    from nmframe.engine import task_runner
     from nmframe.steps.ingest import Ingest
 
     over = base_overrides(nm_env, "pipeline.steps=[ingest]")
@@ -105,5 +105,5 @@ def test_stale_plan_is_refused(nm_env, monkeypatch):
     rd = write_run(plan, ["test"])
     key = plan.entries[0].task.key
     monkeypatch.setattr(Ingest, "VERSION", "999")
-    assert worker.execute(rd.path, key) == 1
+    assert task_runner.execute(rd.path, key) == 1
     assert "no longer matches" in rd.states()[key]["error"]

@@ -96,7 +96,7 @@ def test_plan_marks_cached_steps(nm_env, capsys):
 def test_dryrun_prints_commands_and_sbatch_and_runs_nothing(nm_env, capsys):
     assert run(nm_env, "pipeline.steps=[ingest,counted]", "launcher=dryrun") == 0
     out = capsys.readouterr().out
-    assert "nmframe.engine.worker" in out and "--task" in out
+    assert "nmframe.engine.task_runner" in out and "--task" in out
     assert not (nm_env / "outputs" / "artifacts").exists()
     assert run(nm_env, "pipeline.steps=[ingest,counted]", "launcher=dryrun", "launcher.dryrun_target=slurm",
                "launcher.slurm.partition=gpu", "launcher.slurm.account=math") == 0

@@ -100,8 +100,8 @@ def test_cpu_run_resumes_from_scratch_and_caches(tmp_path):
 @pytest.mark.slow
 def test_openai_backend_step_against_a_local_server(tmp_path):
     from nmframe.cli import main
-    from nmframe.generation import ScriptedBackend
-    from nmframe.generation.http_server import CompletionsServer
+    from nmframe.testing.scripted_backend import ScriptedBackend
+    from nmframe.testing.completions_server import CompletionsServer
 
     call = ("<|channel|>analysis<|message|>check<|end|><|start|>assistant<|channel|>analysis to=python code"
             "<|message|>print(40 + 2)<|call|>")

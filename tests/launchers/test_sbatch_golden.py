@@ -14,7 +14,7 @@ import pytest
 
 from nmframe.engine.resources import Resources
 from nmframe.engine.task import Task
-from nmframe.launch.base import PlannedTask
+from nmframe.engine.execution import PlannedTask
 from nmframe.launch.slurm import SlurmOptions, render_sbatch
 from tests.helpers import REPO, check_golden
 
@@ -24,7 +24,7 @@ RUN_DIR = Path("/runs/demo")
 
 def _worker(run_dir: Path, key: str) -> list[str]:
     # a fixed interpreter path: golden files must not depend on the machine that renders them
-    return ["/opt/venv/bin/python", "-m", "nmframe.engine.worker", "--run-dir", str(run_dir), "--task", key]
+    return ["/opt/venv/bin/python", "-m", "nmframe.engine.task_runner", "--run-dir", str(run_dir), "--task", key]
 
 
 def _planned(step, key, params, resources, deps=(), run_dir=RUN_DIR):

@@ -18,7 +18,7 @@ import pytest
 
 from nmframe.engine.resources import Resources
 from nmframe.engine.task import Task
-from nmframe.launch.base import ExecutionPlan, PlannedTask, TaskState
+from nmframe.engine.execution import ExecutionPlan, PlannedTask, TaskState
 from nmframe.launch.slurm import SlurmLauncher, SlurmOptions
 
 pytestmark = pytest.mark.slurm

@@ -13,7 +13,7 @@ BASE = ["experiment=quickstart", "pipeline.steps=[ingest,generate]", "tracking.w
 def test_generate_manifest_records_the_sandbox_isolation(tmp_path):
     from nmframe.cli import main
     from nmframe.generation import ScriptedBackend
-    from nmframe.generation.http_server import CompletionsServer
+    from nmframe.testing.completions_server import CompletionsServer
 
     call = ("<|channel|>analysis<|message|>check<|end|><|start|>assistant<|channel|>analysis to=python code"
             "<|message|>print('\\x1b[2J' + str(40 + 2))<|call|>")

@@ -12,10 +12,10 @@ from nmframe.engine.dag import build_dag
 from nmframe.evaluation.chat_sampling import (ChatLoop, load_model_tokenizer, opens_thinking, render_chat_prompt,
                                               sample_problems_chat, stop_strings, template_kwargs)
 from nmframe.evaluation.configs import PromptFormatError, resolve_prompt_format
-from nmframe.generation.runner import open_shard
-from nmframe.generation.scripted import ScriptedBackend
+from nmframe.generation.shard_runner import open_shard
 from nmframe.generation.tir import LoopSettings, SampleSpec, TirLoop
 from nmframe.harmony import user_prompt
+from nmframe.testing.scripted_backend import ScriptedBackend
 
 PROBLEMS = [{"id": "p1", "problem": "What is 6*7?", "expected_answer": "42", "data_source": "test"},
             {"id": "p2", "problem": "What is 2+2?", "expected_answer": "4", "data_source": "test"}]
@@ -88,7 +88,7 @@ def _specs(n=1):
 
 
 def test_tiny_model_gets_the_chat_prompt_and_records_have_the_harmony_fields():
-    from nmframe.generation.hf import HfBackend
+    from nmframe.generation.hf_backend import HfBackend
 
     tok = load_model_tokenizer("builtin:tiny")
     assert stop_strings(tok) == ["<|im_end|>", "<|endoftext|>"] and template_kwargs(tok) == {}

@@ -5,10 +5,10 @@ import pytest
 
 from nmframe.generation import CompletionRequest, LoopSettings, SampleSpec, TirLoop
 from nmframe.generation.base import CONTEXT_OVERFLOW
-from nmframe.generation.http_server import CompletionsServer
 from nmframe.generation.openai_backend import OpenAIBackend
 from nmframe.harmony import render_problem_prompt
 from nmframe.sandbox import Sandbox
+from nmframe.testing.completions_server import CompletionsServer
 
 pytestmark = pytest.mark.slow  # loads transformers and decodes on CPU
 
@@ -17,7 +17,7 @@ STOPS = ["<|call|>", "<|return|>"]
 
 @pytest.fixture(scope="module")
 def hf():
-    from nmframe.generation.hf import HfBackend
+    from nmframe.generation.hf_backend import HfBackend
 
     return HfBackend("builtin:tiny", batch_size=8)
 

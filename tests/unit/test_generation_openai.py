@@ -5,11 +5,12 @@ import threading
 
 import pytest
 
-from nmframe.generation import CompletionRequest, CompletionResult, ScriptedBackend
+from nmframe.generation import CompletionRequest, CompletionResult
 from nmframe.generation.base import CONTEXT_OVERFLOW, REQUEST_ERROR, SERVER_ERROR
-from nmframe.generation.http_server import CompletionsServer
 from nmframe.generation.openai_backend import OpenAIBackend, completions_url, context_room
 from nmframe.generation.server import free_port
+from nmframe.testing.completions_server import CompletionsServer
+from nmframe.testing.scripted_backend import ScriptedBackend
 
 ANSWER = "<|channel|>final<|message|>\\boxed{3}<|return|>"
 

@@ -67,7 +67,7 @@ def test_server_that_never_gets_healthy_times_out(tmp_path):
 def test_real_vllm_serve_on_a_tiny_model(tmp_path):
     from nmframe.generation import CompletionRequest
     from nmframe.generation.openai_backend import OpenAIBackend
-    from nmframe.generation.hf import save_builtin_teacher
+    from nmframe.testing.builtin_teacher import save_builtin_teacher
 
     model_dir = save_builtin_teacher("builtin:tiny", tmp_path / "tiny")
     port = free_port()

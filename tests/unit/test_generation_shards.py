@@ -12,7 +12,7 @@ import time
 import pytest
 
 from nmframe.generation import ShardError, ShardWriter
-from nmframe.generation.runner import record_key_of, sampling_seed, shard_of, summarize
+from nmframe.generation.shard_runner import record_key_of, sampling_seed, shard_of, summarize
 
 
 def rec(pid, seed=0):
@@ -105,7 +105,8 @@ def test_summary_counts():
 DRIVER = textwrap.dedent('''
     """Generate a 12-problem shard with a slow scripted teacher; log every request."""
     import sys
-    from nmframe.generation import LoopSettings, ScriptedBackend, generate_shard, open_shard
+    from nmframe.generation import LoopSettings, generate_shard, open_shard
+    from nmframe.testing.scripted_backend import ScriptedBackend
 
     scratch, calls_log = sys.argv[1], sys.argv[2]
     final = "<|channel|>final<|message|>\\\\boxed{7}<|return|>"

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from nmframe.generation import CompletionResult, LoopSettings, SampleSpec, ScriptedBackend, TirLoop
+from nmframe.generation import CompletionResult, LoopSettings, SampleSpec, TirLoop
+from nmframe.testing.scripted_backend import ScriptedBackend
 from nmframe.harmony.protocol import CALL, CODE_START, TOOL_OUTPUT_END, TOOL_OUTPUT_START
 from nmframe.sandbox import Sandbox
 

@@ -10,7 +10,7 @@ from nmframe.generation import BackendUnavailable
 
 
 def save_tiny_model(path: Path) -> Path:
-    from nmframe.generation.hf import save_builtin_teacher
+    from nmframe.testing.builtin_teacher import save_builtin_teacher
 
     return save_builtin_teacher("builtin:tiny", path)
 

@@ -13,7 +13,6 @@ import pytest
 
 from nmframe.config import compose
 from nmframe.config.checks import check_parallel_layout
-from nmframe.training.base import get_trainer
 from tests.helpers import make_data, make_stage, megatron_cpu_cfg, rewrite_golden_and_fail, updating_golden
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -39,8 +38,10 @@ def _stage(tmp_path):
 @pytest.mark.slow
 def test_tiny_torch_trainer_losses(tmp_path):
     cfg = compose(["trainer.lr=3e-3", "trainer.global_batch_size=4"])
-    result = get_trainer("torch").train_stage(_stage(tmp_path), None, tmp_path / "ck",
-                                              check_parallel_layout(cfg, "ctx512"), cfg)
+    from nmframe.training.torch_trainer import TorchTrainer
+
+    result = TorchTrainer().train_stage(_stage(tmp_path), None, tmp_path / "ck",
+                                        check_parallel_layout(cfg, "ctx512"), cfg)
     _check_losses(GOLDEN / "losses_torch.json", result.losses,
                   "torch trainer, tiny model (seed 0), make_data(n=12, seed=0), bins of 256, gbs 4, lr 3e-3")
 
@@ -48,8 +49,10 @@ def test_tiny_torch_trainer_losses(tmp_path):
 @pytest.mark.slow
 def test_tiny_megatron_trainer_losses(tmp_path, megatron_cpu):
     cfg = megatron_cpu_cfg()
-    result = get_trainer("megatron").train_stage(_stage(tmp_path), None, tmp_path / "ck",
-                                                 check_parallel_layout(cfg, "ctx512"), cfg)
+    from nmframe.training.megatron_trainer import MegatronTrainer
+
+    result = MegatronTrainer().train_stage(_stage(tmp_path), None, tmp_path / "ck",
+                                           check_parallel_layout(cfg, "ctx512"), cfg)
     assert result.extra["transformer_engine"] is False
     _check_losses(GOLDEN / "losses_megatron.json", result.losses,
                   "megatron trainer on CPU (gloo, 1 rank, fp32, local spec), make_data(n=12, seed=0), "

@@ -67,6 +67,24 @@ def test_two_stages_through_dist_checkpoints(tmp_path, megatron_cpu):
     assert np.mean(r2.losses) < np.mean(r1.losses[:3]) - 0.05  # loaded the trained weights
 
 
+@pytest.mark.slow
+def test_megatron_honours_the_cosine_schedule(tmp_path, megatron_cpu):
+    from nmframe.training.megatron_trainer import MegatronTrainer
+    from nmframe.training.optim import LrPlan
+
+    cfg = mcfg("trainer.lr_schedule=cosine", "trainer.lr_decay_steps=4", "trainer.min_lr=3e-4")
+    seen = []
+    stage = make_stage(tmp_path, make_data(tmp_path, n=8), 256, "a", 0, epochs=2.0, on_step=seen.append)
+    MegatronTrainer().train_stage(stage, None, tmp_path / "ck", check_parallel_layout(cfg, "ctx512"), cfg)
+    plan = LrPlan.from_trainer(cfg.trainer)
+    lrs = [m["lr"] for m in seen]
+    assert lrs == pytest.approx([plan.at(s) for s in range(4)])
+    assert lrs[0] == pytest.approx(3e-3) and lrs == sorted(lrs, reverse=True) and lrs[-1] < 1e-3
+    # the rate was set on the optimizer, not only computed: its saved state holds the last one
+    saved = torch.load(tmp_path / "ck" / "optimizer_cpu.pt", weights_only=False)
+    assert saved["param_groups"][0]["lr"] == pytest.approx(plan.at(3))
+
+
 def test_torchrun_command_per_node(tmp_path):
     cfg = compose(["trainer=megatron", "model=qwen3_8b", "buckets=paper"])
     single = torchrun_command(cfg, tmp_path / "spec.json", env={"SLURM_JOB_NUM_NODES": "1"})

@@ -8,9 +8,8 @@ from nmframe.config import compose
 from nmframe.config.checks import check_parallel_layout
 from nmframe.models.tiny import build_tiny_model, build_tiny_tokenizer
 from nmframe.packing.hf_packed import sample_loss
-from nmframe.training.base import get_trainer
 from nmframe.training.batches import step_batches
-from nmframe.training.torch_trainer import build_optimizer, train_step
+from nmframe.training.torch_trainer import TorchTrainer, build_optimizer, train_step
 from tests.helpers import make_data, make_stage
 
 
@@ -57,7 +56,7 @@ def test_packed_step_matches_unpacked_loss_and_gradients(tmp_path, cfg):
 def test_two_stages_through_checkpoints_and_resume_after_kill(tmp_path, cfg):
     data = make_data(tmp_path, n=16)
     layout = check_parallel_layout(cfg, "ctx512")
-    trainer = get_trainer("torch")
+    trainer = TorchTrainer()
     cfg.trainer.lr = 3e-3
     s1 = make_stage(tmp_path, data, 512, "a", 0, epochs=3.0)
     r1 = trainer.train_stage(s1, None, tmp_path / "ck1", layout, cfg)

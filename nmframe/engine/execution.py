@@ -2,7 +2,11 @@
 
 A launcher receives an `ExecutionPlan` (tasks in dependency order, each with the exact command
 that executes it) and returns one `TaskOutcome` per task. It never imports step code: the
-command `python -m nmframe.engine.worker --run-dir R --task KEY` does the work wherever it runs.
+command `python -m nmframe.engine.task_runner --run-dir R --task KEY` does the work wherever it runs.
+
+Why in the engine: the engine states what it needs from a launcher and receives one; the
+implementations (`nmframe.launch`: local, Slurm, dry run) import this module, never the other
+way round.
 """
 from __future__ import annotations
 
@@ -62,7 +66,7 @@ class TaskOutcome:
 
 
 def worker_command(run_dir: Path, key: str) -> list[str]:
-    return [sys.executable, "-m", "nmframe.engine.worker", "--run-dir", str(run_dir), "--task", key]
+    return [sys.executable, "-m", "nmframe.engine.task_runner", "--run-dir", str(run_dir), "--task", key]
 
 
 class Launcher(ABC):

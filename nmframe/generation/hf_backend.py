@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Optional
 
 from nmframe.generation.base import (CONTEXT_OVERFLOW, CompletionRequest, CompletionResult,
                                      strip_stop)
+from nmframe.generation.registry import register_backend
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ def load_hf_teacher(model: str):
     return tok, mdl
 
 
+@register_backend("hf")
 class HfBackend:
     """Batched sampling with transformers on CPU; see the module docstring."""
 
@@ -72,11 +73,12 @@ class HfBackend:
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else next(iter(self.eos_ids), 0)
 
+    @classmethod
+    def from_spec(cls, spec, stack=None, log_dir=None) -> "HfBackend":
+        return cls(spec.model, batch_size=spec.batch_size, max_context=spec.max_model_len)
+
     def close(self) -> None:
         pass
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
 
     def complete(self, requests: list[CompletionRequest]) -> list[CompletionResult]:
         out: list[Optional[CompletionResult]] = [None] * len(requests)
@@ -180,13 +182,3 @@ def _sample(logits, temperature: float, top_p: float, gen) -> int:
         sorted_p[(cum - sorted_p) > top_p] = 0.0
         probs = torch.zeros_like(probs).scatter_(0, idx, sorted_p)
     return int(torch.multinomial(probs, 1, generator=gen))
-
-
-def save_builtin_teacher(model: str, path) -> Path:
-    """Write a `builtin:` teacher as a transformers model directory (for vLLM on a GPU node)."""
-    tok, mdl = load_hf_teacher(model)
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    tok.save_pretrained(path)
-    mdl.save_pretrained(path)
-    return path

@@ -1,4 +1,4 @@
-"""Execute one task of a run: `python -m nmframe.engine.worker --run-dir R --task KEY`.
+"""Execute one task of a run: `python -m nmframe.engine.task_runner --run-dir R --task KEY`.
 
 This is the only entry point launchers call, locally or on a Slurm node. It reloads the run's
 saved config, checks that the task key still matches the code (a changed VERSION or slice means
@@ -25,7 +25,7 @@ from nmframe.engine.runs import RunDir
 from nmframe.engine.step import StepContext, scratch_dir
 from nmframe.engine.task import Task, compute_key
 
-log = logging.getLogger("nmframe.worker")
+log = logging.getLogger("nmframe.task_runner")
 
 
 class StalePlanError(RuntimeError):
@@ -63,7 +63,7 @@ def run_task(cfg: DictConfig, task: Task, store: ArtifactStore, input_steps: dic
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logging.getLogger().addHandler(handler)
         started = time.time()
-        ctx = StepContext(cfg=cfg, task=task, out_dir=temp, inputs=inputs, run_dir=run_dir,
+        ctx = StepContext(cfg=cfg, task=task, out_dir=temp, inputs=inputs,
                           log=logging.getLogger(f"nmframe.steps.{task.step}"), tracker=tracker)
         try:
             log.info("%s: computing into %s", task.id, temp)

@@ -1,4 +1,4 @@
-"""Entry point of a grading worker process: ``python -m nmframe.answers.worker``.
+"""Entry point of a grading worker process: ``python -m nmframe.answers.grading_process``.
 
 Symbolic comparison can run for ever (``9^{9^{9^{9}}}``) inside C code that no Python
 signal interrupts, and math-verify's own timeout uses ``SIGALRM``, which only works in
