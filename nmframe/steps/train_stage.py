@@ -36,8 +36,8 @@ from nmframe.engine.step import scratch_dir as engine_scratch_dir
 from nmframe.engine.step import select
 from nmframe.training.base import StageData, StageResult
 
-TRAINER_KEYS = ("backend", "lr", "lr_schedule", "warmup_steps", "min_lr", "lr_decay_steps", "weight_decay", "adam_beta1", "adam_beta2",
-                "adam_eps", "grad_clip", "global_batch_size", "epochs", "max_steps", "precision", "fp8_recipe",
+TRAINER_KEYS = ("backend", "lr", "lr_schedule", "warmup_steps", "min_lr", "lr_decay_steps", "weight_decay",
+                "adam_beta1", "adam_beta2", "adam_eps", "grad_clip", "global_batch_size", "epochs", "max_steps", "precision", "fp8_recipe",
                 "nodes", "gpus_per_node", "seed")
 
 
