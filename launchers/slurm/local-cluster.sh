@@ -90,7 +90,8 @@ stop_daemon() {
 status() {
   local line name pf comm
   while IFS='|' read -r name pf comm; do
-    if pid_alive "$pf" "$comm"; then say "$name: running (pid $(cat "$pf"))"; else say "$name: not running"; fi
+    if pid_alive "$pf" "$comm"; then say "$name: running (pid $(cat "$pf"))"
+    elif [ "$pf" != /run/slurmd.pid ]; then say "$name: not running"; fi  # (the old single-node pid file)
   done <<<"$DAEMONS"
   if command -v sinfo >/dev/null && pid_alive /run/slurmctld.pid slurmctld; then
     sinfo -N -o '%N %P %T %c %m %G' || true
