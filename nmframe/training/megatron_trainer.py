@@ -22,6 +22,11 @@ another layout. Per stage this module:
   end of the stage, which the next stage loads into its own layout; every
   ``sft.checkpoint_every`` steps a mid-stage checkpoint goes to the scratch dir for resume.
 
+On CPU (tests, CI, the local two-node cluster) any number of gloo ranks runs the same code with
+the local layer spec and the shims of :mod:`nmframe.training.megatron_cpu`; gradients are summed by
+:class:`_CpuDDP` and torch AdamW steps them (:class:`_CpuAdam`, its moments sharded into the dist
+checkpoint like their parameters, so a stage resumes them under another TP / EP / DP layout).
+
 The step's :meth:`MegatronTrainer.train_stage` is what each torchrun rank runs
 (:mod:`nmframe.training.megatron_entry`); it also runs in-process for a single CPU rank (tests).
 """
@@ -277,6 +282,11 @@ def build_optimizer(model, config, cfg: DictConfig, on_gpu: bool):
 
     tr = cfg.trainer
     if not on_gpu:
+        import torch.distributed as dist
+
+        if tr.grad_clip is not None and dist.get_world_size() > 1:
+            raise ValueError(f"trainer.grad_clip={tr.grad_clip}: clipping on CPU needs the global gradient norm, "
+                             "which the CPU path computes for one rank only (allowed: null, as in the paper)")
         return _CpuDDP(model), _CpuAdam(model.parameters(), tr)
     dist_opt = on_gpu
     ddp = DistributedDataParallel(config, DistributedDataParallelConfig(
