@@ -50,7 +50,8 @@ def test_train_stage_runs_torchrun_on_both_nodes(tmp_path, monkeypatch):
 
     log = next((tmp_path / "runs").rglob("train_stage-*.log")).read_text()
     assert log.count("launching: srun --nodes=2 --ntasks-per-node=1") == 1  # the task itself ran once
-    assert "torch.distributed.run --nnodes=2 --nproc-per-node=2 --rdzv-backend=c10d" in log
+    # rendezvous at n1's NodeAddr (the node name n1 itself does not resolve)
+    assert "torch.distributed.run --nnodes=2 --nproc-per-node=2 --rdzv-backend=c10d --rdzv-endpoint=127.0.0.1:29500" in log
     assert "stage ctx2k: world size 4: TP2 CP1 EP4 ETP1 PP1 DP2" in log and "on nodes n1, n2" in log
 
     states = [json.loads(p.read_text()) for p in (tmp_path / "runs").rglob("states/*.json")]
