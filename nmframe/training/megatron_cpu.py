@@ -29,7 +29,11 @@ from megatron.core.transformer.module import MegatronModule
 
 
 class _HostStream:
-    """What the MoE dispatcher asks of a CUDA stream, on a host where every op is synchronous."""
+    """What the MoE dispatcher asks of a CUDA stream, on a host where every op is synchronous.
+    A class, not a function, because libraries annotate with ``torch.cuda.Stream | None``."""
+
+    def __init__(self, *args, **kwargs):
+        pass
 
     def wait_stream(self, other) -> None:
         pass
@@ -92,7 +96,7 @@ def enable_cpu() -> None:
     """Make Megatron-Core's device queries, RNG tracker and MoE dispatcher work without CUDA (idempotent)."""
     torch.cuda.current_device = lambda: "cpu"  # type: ignore[assignment]
     torch.cuda.synchronize = lambda *args, **kwargs: None  # dist_checkpointing syncs before writing
-    torch.cuda.Stream = lambda *args, **kwargs: _HostStream()  # type: ignore[assignment]
+    torch.cuda.Stream = _HostStream  # type: ignore[assignment,misc]
     torch.cuda.current_stream = lambda *args, **kwargs: _HostStream()  # type: ignore[assignment]
     torch.cuda.stream = _StreamContext  # type: ignore[assignment]
     from megatron.core.tensor_parallel.random import initialize_rng_tracker
