@@ -44,9 +44,9 @@ def megatron_cpu():
     pytest.importorskip("megatron.core")
     import torch
 
-    saved = torch.cuda.current_device, torch.cuda.synchronize
+    saved = torch.cuda.current_device, torch.cuda.synchronize, torch.cuda.Stream, torch.cuda.current_stream
     yield
     from nmframe.training.megatron_trainer import teardown
 
     teardown()
-    torch.cuda.current_device, torch.cuda.synchronize = saved
+    torch.cuda.current_device, torch.cuda.synchronize, torch.cuda.Stream, torch.cuda.current_stream = saved

@@ -1,5 +1,5 @@
 #!/bin/bash
-# local-cluster.sh: a real single-node Slurm cluster on this machine, with accounting.
+# local-cluster.sh: a real Slurm cluster on this machine (two compute nodes by default), with accounting.
 #
 # What it is for: running the Slurm launcher (nmframe/launch/slurm.py) and its tests
 # (tests/launchers/test_slurm_cluster.py, `pytest -m slurm`) against a real slurmctld/slurmd
@@ -14,18 +14,28 @@
 #
 # `start` is idempotent: daemons that already run are left alone ("already up" when everything
 # is), stale pid files from a previous boot/session are ignored, missing packages are installed
-# with apt-get. Knobs (environment):
-#   NMFRAME_SLURM_CPUS    CPUs the node advertises (default: max(nproc, 16)); more than the
+# with apt-get.
+#
+# Nodes: NMFRAME_SLURM_NODES compute nodes n1..nN (default 2), each its own slurmd on this host
+# (`slurmd -N nK`, its own port 17000+K, spool, pid and log file), so that a multi-node job really
+# goes sbatch -> srun -> one task per node: SLURM_JOB_NODELIST=n[1-2], SLURMD_NODENAME=n1 / n2.
+# Every node has NodeAddr=127.0.0.1. NMFRAME_SLURM_NODES=1 gives the single node n1.
+# Knobs (environment):
+#   NMFRAME_SLURM_NODES   compute nodes (default 2)
+#   NMFRAME_SLURM_CPUS    CPUs each node advertises (default: max(nproc, 16)); more than the
 #                         machine has is allowed on purpose, so that tests can run tasks side by side
-#   NMFRAME_SLURM_MEM_MB  RealMemory the node advertises (default: max(physical, 65536));
+#   NMFRAME_SLURM_MEM_MB  RealMemory each node advertises (default: max(physical, 65536));
 #                         memory is not a consumable resource here, it only bounds --mem requests
 #   NMFRAME_SLURM_PARTITION  partition name (default: debug)
-# The node has no GRES: jobs must not ask for GPUs (the launcher omits --gpus-per-node when 0).
-# Logs: /var/log/slurm/{slurmctld,slurmd,slurmdbd,mariadb}.log
+# The nodes have no GRES: jobs must not ask for GPUs (the launcher omits --gpus-per-node when 0).
+# Logs: /var/log/slurm/{slurmctld,slurmd.nK,slurmdbd,mariadb}.log
 set -euo pipefail
 
 CMD=${1:-start}
 PARTITION=${NMFRAME_SLURM_PARTITION:-debug}
+NODES=${NMFRAME_SLURM_NODES:-2}
+[[ "$NODES" =~ ^[1-9][0-9]*$ ]] || { echo "[local-cluster] ERROR: NMFRAME_SLURM_NODES=$NODES: must be a positive integer" >&2; exit 2; }
+NODE_NAMES=$(seq -f 'n%g' 1 "$NODES" | tr '\n' ' ')
 LOGDIR=/var/log/slurm
 PKGS="munge slurmctld slurmd slurm-client slurmdbd mariadb-server"
 T0=$(date +%s.%N)
@@ -55,17 +65,33 @@ wait_for() {
   done
 }
 
-# name|pidfile|process name, in start order
+# name|pidfile|process name, in start order; one slurmd per node, and the pid file of the
+# single-node layout this script used before (stopped like the others)
 DAEMONS="munged|/run/munge/munged.pid|munged
 mariadbd|/run/mysqld/mysqld.pid|mariadbd
 slurmdbd|/run/slurmdbd.pid|slurmdbd
 slurmctld|/run/slurmctld.pid|slurmctld
 slurmd|/run/slurmd.pid|slurmd"
+for n in $NODE_NAMES; do DAEMONS="$DAEMONS
+slurmd $n|/run/slurmd.$n.pid|slurmd"; done
+
+# stop_daemon PIDFILE NAME: stop it if it runs, wait, then remove the pid file
+stop_daemon() {
+  local f=$1 name=$2 p
+  if pid_alive "$f" "$name"; then
+    p=$(cat "$f"); kill "$p" 2>/dev/null || true
+    for _ in $(seq 1 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+    kill -0 "$p" 2>/dev/null && { say "$name did not stop, killing"; kill -9 "$p" 2>/dev/null || true; }
+    say "stopped $name ($f)"
+  fi
+  rm -f "$f"
+}
 
 status() {
   local line name pf comm
   while IFS='|' read -r name pf comm; do
-    if pid_alive "$pf" "$comm"; then say "$name: running (pid $(cat "$pf"))"; else say "$name: not running"; fi
+    if pid_alive "$pf" "$comm"; then say "$name: running (pid $(cat "$pf"))"
+    elif [ "$pf" != /run/slurmd.pid ]; then say "$name: not running"; fi  # (the old single-node pid file)
   done <<<"$DAEMONS"
   if command -v sinfo >/dev/null && pid_alive /run/slurmctld.pid slurmctld; then
     sinfo -N -o '%N %P %T %c %m %G' || true
@@ -74,16 +100,10 @@ status() {
 }
 
 stop() {
-  local line name pf comm p
+  local name pf comm
   # reverse start order: compute nodes and controller first, the database last
   while IFS='|' read -r name pf comm; do
-    if pid_alive "$pf" "$comm"; then
-      p=$(cat "$pf"); kill "$p" 2>/dev/null || true
-      for _ in $(seq 1 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-      kill -0 "$p" 2>/dev/null && { say "$name did not stop, killing"; kill -9 "$p" 2>/dev/null || true; }
-      say "stopped $name"
-    fi
-    rm -f "$pf"
+    stop_daemon "$pf" "$comm"
   done < <(tac <<<"$DAEMONS")
   say "stopped in $(elapsed)s"
 }
@@ -104,12 +124,12 @@ install_packages() {
 }
 
 write_slurm_conf() {
-  local host=$1 cpus mem phys_mb
+  local host=$1 cpus mem phys_mb n k
   cpus=${NMFRAME_SLURM_CPUS:-$(( $(nproc) > 16 ? $(nproc) : 16 ))}
   phys_mb=$(awk '/^MemTotal:/{printf "%d", $2/1024}' /proc/meminfo)
   mem=${NMFRAME_SLURM_MEM_MB:-$(( phys_mb > 65536 ? phys_mb : 65536 ))}
   cat >/etc/slurm/slurm.conf.new <<EOF
-# Written by launchers/slurm/local-cluster.sh: single-node cluster for nmframe's Slurm tests.
+# Written by launchers/slurm/local-cluster.sh: $NODES-node cluster on one host for nmframe's Slurm tests.
 ClusterName=local
 SlurmctldHost=$host
 SlurmUser=root
@@ -128,17 +148,22 @@ KillWait=5
 ReturnToService=2
 MpiDefault=none
 StateSaveLocation=/var/spool/slurmctld
-SlurmdSpoolDir=/var/spool/slurmd
+# several slurmd on one host: each node (%n) its own spool, pid and log file, and its own Port below
+SlurmdSpoolDir=/var/spool/slurmd.%n
 SlurmctldPidFile=/run/slurmctld.pid
-SlurmdPidFile=/run/slurmd.pid
+SlurmdPidFile=/run/slurmd.%n.pid
 SlurmctldLogFile=$LOGDIR/slurmctld.log
-SlurmdLogFile=$LOGDIR/slurmd.log
+SlurmdLogFile=$LOGDIR/slurmd.%n.log
 AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=localhost
 JobAcctGatherType=jobacct_gather/none
-NodeName=$host CPUs=$cpus Boards=1 SocketsPerBoard=1 CoresPerSocket=$cpus ThreadsPerCore=1 RealMemory=$mem State=UNKNOWN
-PartitionName=$PARTITION Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 EOF
+  k=0
+  for n in $NODE_NAMES; do
+    k=$((k + 1))
+    echo "NodeName=$n NodeHostname=$host NodeAddr=127.0.0.1 Port=$((17000 + k)) CPUs=$cpus Boards=1 SocketsPerBoard=1 CoresPerSocket=$cpus ThreadsPerCore=1 RealMemory=$mem State=UNKNOWN" >>/etc/slurm/slurm.conf.new
+  done
+  echo "PartitionName=$PARTITION Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO" >>/etc/slurm/slurm.conf.new
   if cmp -s /etc/slurm/slurm.conf.new /etc/slurm/slurm.conf; then
     rm -f /etc/slurm/slurm.conf.new; return 1
   fi
@@ -148,16 +173,16 @@ EOF
 start() {
   [ "$(id -u)" = 0 ] || die "must run as root"
   install_packages
-  mkdir -p /var/spool/slurmctld /var/spool/slurmd "$LOGDIR" /etc/slurm
+  mkdir -p /var/spool/slurmctld "$LOGDIR" /etc/slurm
+  for n in $NODE_NAMES; do mkdir -p "/var/spool/slurmd.$n"; done
   local host; host=$(hostname)
   getent hosts "$host" >/dev/null || echo "127.0.0.1 $host" >>/etc/hosts
 
   local conf_changed=0; write_slurm_conf "$host" && conf_changed=1
-  if [ $conf_changed = 1 ] && pid_alive /run/slurmctld.pid slurmctld; then
-    say "slurm.conf changed: restarting slurmctld and slurmd"
-    for d in slurmd slurmctld; do
-      p=$(cat /run/$d.pid); kill "$p"; while kill -0 "$p" 2>/dev/null; do sleep 0.2; done; rm -f /run/$d.pid
-    done
+  if [ $conf_changed = 1 ]; then
+    say "slurm.conf changed: restarting slurmctld and every slurmd"
+    for f in /run/slurmd.pid /run/slurmd.*.pid; do [ -e "$f" ] && stop_daemon "$f" slurmd; done
+    stop_daemon /run/slurmctld.pid slurmctld
   fi
 
   local started=""
@@ -194,33 +219,39 @@ start() {
   fi
   wait_for 60 slurmdbd sacctmgr -n list cluster
 
-  # controller and the (only) compute node
+  # controller and the compute nodes (one slurmd each)
   if ! pid_alive /run/slurmctld.pid slurmctld; then
     rm -f /run/slurmctld.pid; slurmctld; started="$started slurmctld"
   fi
   wait_for 60 slurmctld scontrol ping
-  if ! pid_alive /run/slurmd.pid slurmd; then
-    rm -f /run/slurmd.pid; slurmd; started="$started slurmd"
-  fi
+  local n
+  for n in $NODE_NAMES; do
+    if ! pid_alive "/run/slurmd.$n.pid" slurmd; then
+      rm -f "/run/slurmd.$n.pid"; slurmd -N "$n"; started="$started slurmd($n)"
+    fi
+  done
 
-  # The node must come up schedulable; a drain/down left over from an earlier configuration is cleared.
-  local end=$(( $(date +%s) + 60 )) st
-  while :; do
-    st=$(sinfo -h -n "$host" -o %T 2>/dev/null | head -1)
-    case "$st" in
-      idle|mixed|allocated|completing) break ;;
-      *drain*|down*|fail*) scontrol update nodename="$host" state=resume >/dev/null 2>&1 || true ;;
-    esac
-    [ "$(date +%s)" -lt "$end" ] || die "node $host is '$st', not schedulable (see $LOGDIR/slurmd.log)"
-    sleep 0.3
+  # Every node must come up schedulable; a drain/down left over from an earlier configuration is cleared.
+  local end=$(( $(date +%s) + 60 )) st states=""
+  for n in $NODE_NAMES; do
+    while :; do
+      st=$(sinfo -h -n "$n" -o %T 2>/dev/null | head -1)
+      case "$st" in
+        idle|mixed|allocated|completing) break ;;
+        *drain*|down*|fail*) scontrol update nodename="$n" state=resume >/dev/null 2>&1 || true ;;
+      esac
+      [ "$(date +%s)" -lt "$end" ] || die "node $n is '$st', not schedulable (see $LOGDIR/slurmd.$n.log)"
+      sleep 0.3
+    done
+    states="$states $n=$st"
   done
   # the controller registers the cluster in accounting on start; wait until sacct can see it
   wait_for 60 "cluster registration in slurmdbd" bash -c "sacctmgr -n -P list cluster format=cluster | grep -qx local"
 
   if [ -z "$started" ]; then
-    say "already up (node $host: $st)"
+    say "already up (nodes:$states)"
   else
-    say "started:$started; node $host: $st; up in $(elapsed)s"
+    say "started:$started; nodes:$states; up in $(elapsed)s"
   fi
 }
 

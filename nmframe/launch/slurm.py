@@ -11,7 +11,8 @@ How it works:
   command's stdout/stderr to the task's own log (`PlannedTask.log_path`). submitit's own logs and
   pickles live in `SlurmOptions.folder` (default `<run_dir>/slurm`).
 * Resources come from the task (`Resources`: nodes, GPUs per node, CPUs, time, memory) unless
-  `SlurmOptions` overrides them; the job name is `task.slug`.
+  `SlurmOptions` overrides them; the job name is `task.slug`. A multi-node task runs once, in the
+  batch script (no srun around it), and spreads its own ranks over the allocation's nodes.
 * Dependencies are Slurm's: `--dependency=afterok:<ids>` plus `--kill-on-invalid-dep=yes`, so a
   dependant of a failed or cancelled job is cancelled by Slurm instead of pending forever (and the
   launcher cancels it itself if the cluster ignores that flag).
@@ -183,6 +184,11 @@ def sbatch_parameters(resources: Resources, options: SlurmOptions, job_name: str
         "time": options.time_min if options.time_min is not None else r.time_min,
         "array_parallelism": options.array_parallelism,
     }
+    if r.nodes > 1:
+        # The task runs once, in the batch script on the first node; the step then starts its
+        # ranks on every node itself (train_stage: `srun --ntasks-per-node=1 torchrun`), where an
+        # srun around the task would run the whole step once per node.
+        params["use_srun"] = False
     if gpus:  # no --gpus-per-node at all for CPU tasks: nodes without GRES accept them
         params["gpus_per_node"] = gpus
     if mem:

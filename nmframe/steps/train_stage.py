@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -57,6 +58,14 @@ def stage_data(cfg, params: dict, inputs: dict[str, Path], key: str) -> StageDat
                      checkpoint_every=int(cfg.sft.checkpoint_every))
 
 
+def node_address(node: str) -> str:
+    """The address Slurm reaches ``node`` at (its ``NodeAddr``): the rendezvous endpoint must be
+    reachable from every node, and a node name need not resolve (several slurmd on one host)."""
+    out = subprocess.run(["scontrol", "show", "node", node, "-o"], capture_output=True, text=True)
+    match = re.search(r"\bNodeAddr=(\S+)", out.stdout) if out.returncode == 0 else None
+    return match.group(1) if match else node
+
+
 def torchrun_command(cfg, spec_path: Path, env: dict | None = None) -> list[str]:
     """``torchrun`` for this allocation: standalone on one node; on a multi-node Slurm job one
     torchrun per node (``srun --ntasks-per-node=1``) meeting at the first node (c10d rendezvous)."""
@@ -71,7 +80,7 @@ def torchrun_command(cfg, spec_path: Path, env: dict | None = None) -> list[str]
     if not head:
         out = subprocess.run(["scontrol", "show", "hostnames", env["SLURM_JOB_NODELIST"]], capture_output=True,
                              text=True, check=True)
-        head = out.stdout.split()[0]
+        head = node_address(out.stdout.split()[0])
     port = env.get("NMFRAME_MASTER_PORT", "29500")
     return ["srun", f"--nodes={nodes}", "--ntasks-per-node=1", "--kill-on-bad-exit=1",
             sys.executable, "-m", "torch.distributed.run", f"--nnodes={nodes}", f"--nproc-per-node={gpus}",

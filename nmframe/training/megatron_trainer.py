@@ -23,12 +23,18 @@ another layout. Per stage this module:
   end of the stage, which the next stage loads into its own layout; every
   ``sft.checkpoint_every`` steps a mid-stage checkpoint goes to the scratch dir for resume.
 
+On CPU (tests, CI, the local two-node cluster) any number of gloo ranks runs the same code with
+the local layer spec and the shims of :mod:`nmframe.training.megatron_cpu`; gradients are summed by
+:class:`_CpuDDP` and torch AdamW steps them (:class:`_CpuAdam`, its moments sharded into the dist
+checkpoint like their parameters, so a stage resumes them under another TP / EP / DP layout).
+
 The step's :meth:`MegatronTrainer.train_stage` is what each torchrun rank runs
 (:mod:`nmframe.training.megatron_entry`); it also runs in-process for a single CPU rank (tests).
 """
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import shutil
@@ -46,6 +52,8 @@ from nmframe.sft.store import SftData
 from nmframe.training.base import StageData, StageResult, Trainer
 from nmframe.training.batches import step_batches
 from nmframe.training.optim import LrPlan, set_lr
+
+log = logging.getLogger("nmframe.megatron")
 
 
 def te_available() -> bool:
@@ -131,18 +139,24 @@ def transformer_config(cfg: DictConfig, layout: dict, on_gpu: bool):
 
 
 def layer_spec(config, use_te: bool):
+    """TE layer spec on GPUs; elsewhere the local spec with the CPU attention and an RMSNorm that
+    allows sequence parallelism (needed for MoE with TP > 1), for every layer and the final norm."""
     from megatron.core.models.gpt import gpt_layer_specs as specs
     from megatron.core.transformer.spec_utils import ModuleSpec
+    from megatron.core.transformer.transformer_block import TransformerBlockSubmodules
 
     if use_te:
         return specs.get_gpt_layer_with_transformer_engine_spec(
             num_experts=config.num_moe_experts, moe_grouped_gemm=config.moe_grouped_gemm, qk_layernorm=True)
-    from nmframe.training.megatron_cpu import CpuVarlenAttention
+    from nmframe.training.megatron_cpu import CpuRMSNorm, CpuVarlenAttention
 
     spec = specs.get_gpt_layer_local_spec(num_experts=config.num_moe_experts, qk_layernorm=True,
                                           normalization="RMSNorm")
-    spec.submodules.self_attention.submodules.core_attention = ModuleSpec(module=CpuVarlenAttention)
-    return spec
+    attn = spec.submodules.self_attention.submodules
+    attn.core_attention = ModuleSpec(module=CpuVarlenAttention)
+    attn.q_layernorm = attn.k_layernorm = CpuRMSNorm
+    spec.submodules.input_layernorm = spec.submodules.pre_mlp_layernorm = CpuRMSNorm
+    return TransformerBlockSubmodules(layer_specs=[spec] * config.num_layers, layer_norm=CpuRMSNorm)
 
 
 def padded_vocab_size(cfg: DictConfig, vocab: int) -> int:
@@ -175,7 +189,17 @@ def build_model(cfg: DictConfig, layout: dict, on_gpu: bool):
 
 
 class _CpuDDP(torch.nn.Module):
-    """Single-rank stand-in for Megatron's DDP wrapper on CPU (no gradient buffers to sync)."""
+    """Megatron's DDP wrapper, as far as this trainer uses it, for gloo ranks on CPU (Megatron's
+    own allocates its gradient buffers on CUDA).
+
+    After the backward passes of a step every gradient is summed over the ranks that hold a
+    replica of its parameter, as Megatron's DDP plus ``finalize_model_grads`` do: norm and router
+    weights under sequence parallelism (``param.sequence_parallel``; each TP rank saw its own
+    tokens) and the QK-norms (each TP rank saw its own heads) over the TP group; then dense
+    parameters over DP x CP, expert parameters (``param.allreduce == False``) over the expert
+    data-parallel group. The loss is already divided by the step's global target count, so a sum
+    is the full gradient.
+    """
 
     def __init__(self, module):
         super().__init__()
@@ -188,12 +212,29 @@ class _CpuDDP(torch.nn.Module):
         self.module.zero_grad(set_to_none=True)
 
     def finish_grad_sync(self):
-        pass
+        import torch.distributed as dist
+        from megatron.core import parallel_state as ps
+
+        tp = ps.get_tensor_model_parallel_group()
+        dense = ps.get_data_parallel_group(with_context_parallel=True)
+        expert = ps.get_expert_data_parallel_group()
+        for name, p in self.module.named_parameters():
+            if not p.requires_grad:
+                continue
+            if p.grad is None:  # e.g. an expert that got no token: still joins every collective
+                p.grad = torch.zeros_like(p)
+            qk_norm = "q_layernorm" in name or "k_layernorm" in name
+            if tp.size() > 1 and (getattr(p, "sequence_parallel", False) or qk_norm):
+                dist.all_reduce(p.grad, group=tp)
+            group = dense if getattr(p, "allreduce", True) else expert
+            if group.size() > 1:
+                dist.all_reduce(p.grad, group=group)
 
 
 class _CpuAdam:
     """torch AdamW with the interface used here, for CPU runs (Megatron's optimizers allocate on
-    CUDA). Its state is saved next to the dist checkpoint (``optimizer_cpu.pt``)."""
+    CUDA). Its moments go into the dist checkpoint sharded like their parameters (as Megatron's
+    non-distributed optimizer does), so the next stage loads them under another layout."""
 
     def __init__(self, params, tr):
         self.opt = torch.optim.AdamW(params, lr=float(tr.lr), betas=(float(tr.adam_beta1), float(tr.adam_beta2)),
@@ -210,10 +251,31 @@ class _CpuAdam:
         self.opt.step()
         return True, norm, None
 
-    def state_dict(self):
-        return self.opt.state_dict()
+    def _params(self) -> list:
+        return [p for g in self.opt.param_groups for p in g["params"]]
 
-    def load_state_dict(self, sd):
+    def sharded_state_dict(self, model_sd: dict, is_loading: bool = False) -> dict:
+        from megatron.core.dist_checkpointing.optimizer import (get_param_id_to_sharded_param_map,
+                                                                optim_state_to_sharding_state)
+
+        # Moments must exist to be saved and loaded into; before the first step they are zeros
+        # at step 0, which AdamW treats exactly like no state.
+        for p in self._params():
+            st = self.opt.state[p]
+            if not st:
+                st.update(step=torch.zeros(()), exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p))
+        sd = self.opt.state_dict()
+        steps = {float(st["step"]) for st in sd["state"].values() if "step" in st}
+        optim_state_to_sharding_state(sd, get_param_id_to_sharded_param_map(model_sd, self._params()),
+                                      exclude_keys=("step",))
+        sd["common_step"] = steps.pop() if len(steps) == 1 else 0.0  # every parameter steps together
+        return sd
+
+    def load_state_dict(self, sd: dict) -> None:
+        sd = dict(sd)
+        step = float(sd.pop("common_step", 0.0))
+        for st in sd["state"].values():
+            st["step"] = torch.tensor(step)
         self.opt.load_state_dict(sd)
 
 
@@ -225,8 +287,9 @@ def build_optimizer(model, config, cfg: DictConfig, on_gpu: bool):
     if not on_gpu:
         import torch.distributed as dist
 
-        if dist.get_world_size() != 1:
-            raise RuntimeError("the megatron backend runs on CPU with one rank only (tests); use GPUs for more")
+        if tr.grad_clip is not None and dist.get_world_size() > 1:
+            raise ValueError(f"trainer.grad_clip={tr.grad_clip}: clipping on CPU needs the global gradient norm, "
+                             "which the CPU path computes for one rank only (allowed: null, as in the paper)")
         return _CpuDDP(model), _CpuAdam(model.parameters(), tr)
     dist_opt = on_gpu
     ddp = DistributedDataParallel(config, DistributedDataParallelConfig(
@@ -254,8 +317,8 @@ def _cp_partition(t: dict, cu: torch.Tensor) -> dict:
     return {k: (v.index_select(1, idx) if v.dim() == 2 else v) for k, v in t.items()}
 
 
-def packed_forward(model, batch, device) -> tuple[torch.Tensor, int]:
-    """Summed loss and target count of one packed bin through GPTModel in THD format."""
+def _packed_inputs(batch, device) -> tuple[dict, object, int]:
+    """This rank's share of one packed bin (THD), its ``PackedSeqParams`` and the bin's target count."""
     from megatron.core.packed_seq_params import PackedSeqParams
 
     t = batch.to_torch(device)
@@ -267,15 +330,45 @@ def packed_forward(model, batch, device) -> tuple[torch.Tensor, int]:
     max_len = int((cu[1:] - cu[:-1]).max())
     psp = PackedSeqParams(qkv_format="thd", cu_seqlens_q=cu, cu_seqlens_kv=cu, cu_seqlens_q_padded=cu,
                           cu_seqlens_kv_padded=cu, max_seqlen_q=max_len, max_seqlen_kv=max_len)
+    return part, psp, int(mask.sum())
+
+
+def packed_forward(model, batch, device) -> tuple[torch.Tensor, int]:
+    """Summed loss and target count of one packed bin through GPTModel in THD format."""
+    part, psp, n = _packed_inputs(batch, device)
     per_token = model(part["input_ids"], part["position_ids"], None, labels=part["labels"], packed_seq_params=psp)
-    return (per_token.float() * part["mask"]).sum(), int(mask.sum())
+    return (per_token.float() * part["mask"]).sum(), n
+
+
+def checkpoint_logits(cfg: DictConfig, layout: dict, checkpoint: Path, batch) -> torch.Tensor:
+    """Full-vocabulary logits ``[1, T, padded vocab]`` of one packed bin (no CP) from a dist
+    checkpoint loaded under ``layout``, on every rank: how a reshard is checked, since the same
+    checkpoint must give the same logits whatever layout loads it."""
+    import torch.distributed as dist
+    from megatron.core import parallel_state as ps
+
+    on_gpu = init_parallel(layout, int(cfg.trainer.seed))
+    device = torch.device("cuda", torch.cuda.current_device()) if on_gpu else torch.device("cpu")
+    model, config, _ = build_model(cfg, layout, on_gpu)
+    ddp, opt = build_optimizer(model, config, cfg, on_gpu)
+    load_checkpoint(Path(checkpoint), ddp, opt)
+    ddp.eval()
+    part, psp, _ = _packed_inputs(batch, device)
+    with torch.no_grad():
+        logits = ddp(part["input_ids"], part["position_ids"], None, packed_seq_params=psp).float()
+    tp = ps.get_tensor_model_parallel_group()
+    if tp.size() > 1:  # the output layer is vocab-parallel
+        shards = [torch.empty_like(logits) for _ in range(tp.size())]
+        dist.all_gather(shards, logits.contiguous(), group=tp)
+        logits = torch.cat(shards, dim=-1)
+    return logits.cpu()
 
 
 # --------------------------------------------------------------------------------------------
 def _sharded(ddp, opt, is_loading: bool = False) -> dict:
     model_sd = ddp.module.sharded_state_dict()
     if isinstance(opt, _CpuAdam):
-        return {"model": model_sd}
+        return {"model": model_sd, "optimizer": opt.sharded_state_dict(model_sd, is_loading=is_loading)}
     return {"model": model_sd,
             "optimizer": opt.sharded_state_dict(model_sd, is_loading=is_loading,
                                                 metadata={"distrib_optim_sharding_type": "fully_sharded_model_space"})}
@@ -298,8 +391,6 @@ def save_checkpoint(path: Path, ddp, opt, state: dict) -> None:
     dist_checkpointing.save(sd, str(tmp))
     dist.barrier()
     if rank0:
-        if isinstance(opt, _CpuAdam):
-            torch.save(opt.state_dict(), tmp / "optimizer_cpu.pt")
         (tmp / "trainer_state.json").write_text(json.dumps(state))
         if path.exists():
             shutil.rmtree(path)
@@ -312,11 +403,33 @@ def load_checkpoint(path: Path, ddp, opt) -> dict:
 
     loaded = dist_checkpointing.load(_sharded(ddp, opt, is_loading=True), str(path))
     ddp.module.load_state_dict(loaded["model"])
-    if isinstance(opt, _CpuAdam):
-        opt.load_state_dict(torch.load(Path(path) / "optimizer_cpu.pt", weights_only=False))
-    else:
-        opt.load_state_dict(loaded["optimizer"])
+    opt.load_state_dict(loaded["optimizer"])
     return json.loads((Path(path) / "trainer_state.json").read_text())
+
+
+def node_name() -> str:
+    """This rank's node: Slurm's name for it (several nodes may share one host), else the hostname."""
+    return os.environ.get("SLURMD_NODENAME") or socket.gethostname()
+
+
+def placement(layout: dict) -> dict:
+    """Where this stage runs: world size, the layout with its derived DP and expert DP, and the node
+    of every rank (gathered from all ranks, so rank 0 can log it)."""
+    import torch.distributed as dist
+    from megatron.core import parallel_state as ps
+
+    nodes: list = [None] * dist.get_world_size()
+    dist.all_gather_object(nodes, node_name())
+    return {"world": dist.get_world_size(), "tp": int(layout["tp"]), "cp": int(layout["cp"]),
+            "ep": int(layout["ep"]), "etp": int(layout["etp"]), "pp": int(layout["pp"]),
+            "dp": ps.get_data_parallel_world_size(), "expert_dp": ps.get_expert_data_parallel_world_size(),
+            "sequence_parallel": int(layout["tp"]) > 1, "rank_nodes": nodes, "nodes": sorted(set(nodes))}
+
+
+def describe_placement(p: dict) -> str:
+    return (f"world size {p['world']}: TP{p['tp']} CP{p['cp']} EP{p['ep']} ETP{p['etp']} PP{p['pp']} DP{p['dp']} "
+            f"(expert DP {p['expert_dp']}, sequence parallel {'on' if p['sequence_parallel'] else 'off'}) "
+            f"on nodes {', '.join(p['nodes'])}")
 
 
 class MegatronTrainer(Trainer):
@@ -329,6 +442,9 @@ class MegatronTrainer(Trainer):
 
         sd, tr = stage_data, cfg.trainer
         on_gpu = init_parallel(layout, int(tr.seed) + sd.index)
+        where = placement(layout)
+        if dist.get_rank() == 0:
+            log.info("stage %s: %s", sd.name, describe_placement(where))
         device = torch.device("cuda", torch.cuda.current_device()) if on_gpu else torch.device("cpu")
         model, config, use_te = build_model(cfg, layout, on_gpu)
         ddp, opt = build_optimizer(model, config, cfg, on_gpu)
@@ -391,7 +507,7 @@ class MegatronTrainer(Trainer):
         save_checkpoint(Path(out_checkpoint), ddp, opt, _state(global_step, total, result))
         if dist.get_rank() == 0 and scratch is not None and scratch.exists():
             shutil.rmtree(scratch)
-        result.extra.update({"global_step": global_step, "transformer_engine": use_te,
+        result.extra.update({"placement": where, "global_step": global_step, "transformer_engine": use_te,
                              "precision": str(tr.precision), "fp8_recipe": str(tr.fp8_recipe) if str(tr.precision) == "fp8" else None})
         return result
 
@@ -419,5 +535,5 @@ def teardown() -> None:
         dist.destroy_process_group()
 
 
-__all__ = ["MegatronTrainer", "init_parallel", "build_model", "build_optimizer", "packed_forward",
+__all__ = ["MegatronTrainer", "init_parallel", "build_model", "build_optimizer", "packed_forward", "checkpoint_logits",
            "save_checkpoint", "load_checkpoint", "teardown", "te_available"]
