@@ -18,9 +18,9 @@ def register_benchmark(cls):
     return cls
 
 
+# The built-ins are registered by nmframe/benchmarks/__init__.py, which Python runs before this
+# module is imported: the registry never needs to import its own package.
 def get_benchmark(name: str):
-    import nmframe.benchmarks  # noqa: F401  (built-ins registered on import)
-
     try:
         return _BENCHMARKS[str(name)]()
     except KeyError:
@@ -28,6 +28,4 @@ def get_benchmark(name: str):
 
 
 def list_benchmarks() -> list[str]:
-    import nmframe.benchmarks  # noqa: F401
-
     return sorted(_BENCHMARKS)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from nmframe.config.checks import ConfigError, check_parallel_layout
+from nmframe.errors import ConfigError
+from nmframe.training.layout import check_parallel_layout
 from nmframe.packing import default_pad_multiple
 from nmframe.sft.stage_plan import Layout, Stage, StagePlan, pack_settings
 

@@ -23,9 +23,10 @@ raw content under ``arguments``.
 from __future__ import annotations
 
 import json
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from .parse import ParsedTrace
+if TYPE_CHECKING:  # parse.ParsedTrace.to_messages calls into this module
+    from .parse import ParsedTrace
 
 #: Function name of the stateful Python tool in stored chat messages.
 PYTHON_TOOL_NAME = "stateful_python_code_exec"
