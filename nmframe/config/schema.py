@@ -6,7 +6,7 @@ in their error messages. Cross-field rules (parallelism vs GPU count, bucket ord
 `nmframe.config.checks`.
 
 Defaults here follow the paper (arXiv:2512.15489) where it gives a number; see
-shared reference notes and conf/ comments for the source of each.
+the conf/ comments for the table or section each comes from.
 """
 from __future__ import annotations
 
