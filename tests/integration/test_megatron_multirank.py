@@ -21,7 +21,7 @@ import torch
 from omegaconf import OmegaConf
 
 from nmframe.config import compose
-from tests.unit.test_training_torch import make_data, make_stage
+from tests.helpers import make_data, make_stage
 
 pytest.importorskip("megatron.core")
 

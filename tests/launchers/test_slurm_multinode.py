@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_sft_pipeline import _one, _run
+from tests.helpers import one_artifact, run_sft_pipeline
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -36,12 +36,12 @@ def test_train_stage_runs_torchrun_on_both_nodes(tmp_path, monkeypatch):
     nodes = subprocess.run(["sinfo", "-h", "-N", "-o", "%N"], capture_output=True, text=True).stdout.split()
     assert len(set(nodes)) >= 2, f"needs the two-node local cluster (bash launchers/slurm/local-cluster.sh); has {nodes}"
     monkeypatch.setenv("PYTHONPATH", str(REPO))
-    assert _run(tmp_path, monkeypatch, "trainer=megatron", "model=tiny_moe", "trainer.nodes=2", "trainer.gpus_per_node=2",
+    assert run_sft_pipeline(tmp_path, monkeypatch, "trainer=megatron", "model=tiny_moe", "trainer.nodes=2", "trainer.gpus_per_node=2",
                 "trainer.global_batch_size=4", "trainer.precision=fp32", "trainer.time_min_per_stage=30",
                 "buckets.stages=[{name:ctx2k,max_len:2048}]", "launcher=slurm_local",
                 "launcher.slurm.poll_interval_s=0.5") == 0
 
-    art = _one(tmp_path, "train_stage", stage="ctx2k")
+    art = one_artifact(tmp_path, "train_stage", stage="ctx2k")
     result = json.loads((art / "losses.json").read_text())
     assert result["steps"] == 2 and all(loss > 0 for loss in result["losses"])
     placement = result["placement"]

@@ -11,7 +11,7 @@ from nmframe.config.checks import check_parallel_layout
 from nmframe.config.compose import OverrideError
 from nmframe.errors import ConfigError
 from nmframe.training.optim import LrPlan, LrSchedule
-from tests.unit.test_training_torch import make_data, make_stage
+from tests.helpers import make_data, make_stage
 
 
 def test_constant_is_the_recipe_default_and_warmup_is_linear():
