@@ -7,12 +7,13 @@ attention sinks) shrunk to 2 layers, hidden 256, head_dim 64 (the smallest head 
 attention accepts), 4 experts top-2, bf16, with the real o200k harmony vocabulary
 (:mod:`nmframe.models.o200k`), so token counts and the harmony protocol are the teacher's own.
 
-Random weights never call a tool, so the model is fitted briefly (a few hundred deterministic
-CPU steps) to harmony traces of the shipped sample problems (`data/teacher/tir_traces.json`):
+Random weights never call a tool, so the output layer is fitted (deterministically, on the CPU,
+in a minute or two) to harmony traces of the shipped sample problems (`data/teacher/tir_traces.json`):
 with the Python tool declared it writes an analysis message, a `to=python` call of code that
 computes the answer, and after the tool's output a final `\\boxed{}` answer; without the tool it
-answers directly. It is a format-following toy: on other problems its text is mostly noise, but
-the tool calls are real model output that the sandbox executes.
+answers directly. The transformer body keeps its random weights (fitting it is too slow for a
+loaded CI machine), so the fit is partial and sampling is noisy: a format-following toy that
+emits some real tool calls (model output, executed by the sandbox), not a solver.
 
 The model folder is cached under `$NMFRAME_CACHE/tiny-gpt-oss/<digest>/`, the digest covering
 the architecture, the traces, the training settings and the builder version.
@@ -41,8 +42,8 @@ ARCH = dict(hidden_size=256, intermediate_size=256, num_hidden_layers=2, num_att
             num_key_value_heads=2, head_dim=64, num_local_experts=4, num_experts_per_tok=2,
             max_position_embeddings=4096, sliding_window=128,
             layer_types=["sliding_attention", "full_attention"])
-#: Training of the format: Adam, constant rate, fixed order; enough steps to emit the traces.
-TRAIN = dict(steps=150, batch_size=2, lr=6e-3, seed=0, modes=["high", "low"])
+#: The fit of the output layer (full-batch Adam on fixed features; see `fit`).
+TRAIN = dict(steps=400, lr=0.05, seed=0, modes=["high", "low"])
 
 
 def training_examples() -> list[tuple[str, str]]:
@@ -95,67 +96,51 @@ def _cache_root() -> Path:
     return Path(os.environ.get("NMFRAME_CACHE", Path.home() / ".cache" / "nmframe"))
 
 
-def fit(model, tokenizer, examples: list[tuple[str, str]], steps: int, batch_size: int, lr: float,
-        seed: int) -> list[float]:
-    """Teacher-forced training on the completions (prompt tokens carry no loss); returns the losses.
+def fit(model, tokenizer, examples: list[tuple[str, str]], steps: int, lr: float, seed: int) -> list[float]:
+    """Fit the output layer to the completions; returns the losses.
 
-    Cheap enough for a loaded CPU: the 201k x 256 embedding stays at its random init, and the
-    output layer is zero except for the rows of the tokens the completions use, which are the only
-    ones trained. The loss is still the exact cross-entropy over the whole vocabulary: every other
-    token has logit 0, so the softmax normaliser is logsumexp(trained logits, log(#other tokens)).
+    Cheap enough for a loaded 2-core CPU: the transformer body keeps its random weights, so its
+    hidden states are computed once (one forward pass, no gradients) and the fit is a softmax
+    regression from them onto the next tokens. The output layer is zero except for the rows of
+    the tokens the completions use, the only ones trained; the loss is still the exact
+    cross-entropy over the whole vocabulary (every other token has logit 0, so the normaliser is
+    logsumexp(trained logits, log(#other tokens))).
     """
     import math
 
     import torch
 
-    rows, used = [], set()
-    for prompt, completion in examples:
-        p = tokenizer.encode(prompt, add_special_tokens=False)
-        c = tokenizer.encode(completion, add_special_tokens=False)
-        rows.append((p + c, len(p)))
-        used.update(c)
+    feats, targets, used = [], [], set()
+    with torch.no_grad():
+        for prompt, completion in examples:
+            p = tokenizer.encode(prompt, add_special_tokens=False)
+            c = tokenizer.encode(completion, add_special_tokens=False)
+            ids = torch.tensor([p + c])
+            hidden = model.model(input_ids=ids).last_hidden_state[0]
+            feats.append(hidden[len(p) - 1:-1].float())  # the state before each completion token
+            targets.append(torch.tensor(c))
+            used.update(c)
+    x, y = torch.cat(feats), torch.cat(targets)
     sub_ids = torch.tensor(sorted(used))
     to_sub = torch.full((model.config.vocab_size,), -1, dtype=torch.long)
     to_sub[sub_ids] = torch.arange(len(sub_ids))
-    log_rest = math.log(model.config.vocab_size - len(sub_ids))
+    y_sub = to_sub[y]
+    rest = torch.full((x.shape[0], 1), math.log(model.config.vocab_size - len(sub_ids)))
     gen = torch.Generator().manual_seed(seed)
-    head = torch.nn.Parameter(torch.randn(len(sub_ids), model.config.hidden_size, generator=gen) * 0.02)
-    model.model.embed_tokens.weight.requires_grad_(False)
-    model.lm_head.weight.requires_grad_(False)
-    params = [p for p in model.parameters() if p.requires_grad] + [head]
-    opt = torch.optim.Adam(params, lr=lr)
-    model.train()
+    head = torch.nn.Parameter(torch.randn(len(sub_ids), x.shape[1], generator=gen) * 0.02)
+    opt = torch.optim.Adam([head], lr=lr)
     losses = []
-    order: list[int] = []
     for _ in range(steps):
-        if len(order) < batch_size:
-            order += torch.randperm(len(rows), generator=gen).tolist()
-        batch, order = [rows[i] for i in order[:batch_size]], order[batch_size:]
-        longest = max(len(ids) for ids, _ in batch)
-        ids = torch.full((len(batch), longest), tokenizer.pad_token_id, dtype=torch.long)
-        labels = torch.full_like(ids, -100)
-        mask = torch.zeros_like(ids)
-        for r, (seq, n_prompt) in enumerate(batch):
-            ids[r, :len(seq)] = torch.tensor(seq)
-            labels[r, n_prompt:len(seq)] = ids[r, n_prompt:len(seq)]
-            mask[r, :len(seq)] = 1
-        hidden = model.model(input_ids=ids, attention_mask=mask).last_hidden_state
-        pos = labels[:, 1:] != -100
-        logits = hidden[:, :-1][pos].float() @ head.T
-        rest = torch.full((logits.shape[0], 1), log_rest)
-        target = to_sub[labels[:, 1:][pos]]
+        logits = x @ head.T
         loss = (torch.logsumexp(torch.cat([logits, rest], dim=1), dim=1)
-                - logits.gather(1, target[:, None]).squeeze(1)).mean()
+                - logits.gather(1, y_sub[:, None]).squeeze(1)).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         losses.append(loss.item())
-        if len(losses) % 10 == 0:
-            log.info("fitting the tiny gpt-oss teacher: step %d/%d, loss %.3f", len(losses), steps, losses[-1])
     with torch.no_grad():
         model.lm_head.weight.zero_()
         model.lm_head.weight[sub_ids] = head.to(model.lm_head.weight.dtype)
-    model.eval()
     return losses
 
 
@@ -170,7 +155,8 @@ def build_tiny_gpt_oss(target: Path) -> Path:
     torch.manual_seed(TRAIN["seed"])
     model = transformers.GptOssForCausalLM(gpt_oss_config())
     t0 = time.perf_counter()
-    losses = fit(model, tok, training_examples(), TRAIN["steps"], TRAIN["batch_size"], TRAIN["lr"], TRAIN["seed"])
+    model.eval()
+    losses = fit(model, tok, training_examples(), TRAIN["steps"], TRAIN["lr"], TRAIN["seed"])
     log.info("tiny gpt-oss teacher fitted in %.0fs: loss %.3f -> %.3f", time.perf_counter() - t0, losses[0], losses[-1])
     target.mkdir(parents=True, exist_ok=True)
     model.to(torch.bfloat16).save_pretrained(target, safe_serialization=True)
