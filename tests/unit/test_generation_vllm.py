@@ -42,3 +42,19 @@ def test_vllm_backend_runs_the_tool_loop_on_a_tiny_model(tmp_path):
     again = TirLoop(backend, LoopSettings(max_tokens=64, max_calls=0), None)
     too_long = again.run([SampleSpec({"id": "big", "problem": "x " * 5000}, "high", False, 0, 1)])[0]
     assert too_long["finish_reason"] == "error" and "maximum context length" in too_long["errors"][0]
+
+
+def test_a_torchvision_built_for_another_torch_is_named_with_the_fix(tmp_path, monkeypatch):
+    import sys
+
+    from nmframe.generation.vllm_backend import check_torch_family
+
+    fake = tmp_path / "torchvision"
+    fake.mkdir()
+    (fake / "__init__.py").write_text('raise RuntimeError("operator torchvision::nms does not exist")\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "torchvision", raising=False)
+    with pytest.raises(BackendUnavailable, match=r"torchvision is installed but does not match torch .*"
+                                                 r"operator torchvision::nms does not exist.*"
+                                                 r"pip uninstall -y torchvision torchaudio torchcodec"):
+        check_torch_family()
