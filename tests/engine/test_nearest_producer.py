@@ -67,7 +67,7 @@ def test_retired_step_names_say_what_replaces_them(capsys):
                        match="'prep_classify' was replaced by classify with filters.classify_method=rules_llm"):
         get_step("prep_classify")
     with pytest.raises(ConfigError, match="was replaced by decontaminate with filters.decontam_method=rules_llm"):
-        compose(["experiment=quickstart", "pipeline.steps=[ingest,prep_decontaminate]"])
+        build_dag(compose(["experiment=quickstart", "pipeline.steps=[ingest,prep_decontaminate]"]))
     assert main(["plan", "experiment=quickstart", "pipeline.steps=[ingest,prep_classify]"]) == 2
     assert "pipeline.steps[1]='prep_classify': was replaced by classify" in capsys.readouterr().err
 

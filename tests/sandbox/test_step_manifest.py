@@ -12,7 +12,7 @@ BASE = ["experiment=quickstart", "pipeline.steps=[ingest,generate]", "tracking.w
 @pytest.mark.slow
 def test_generate_manifest_records_the_sandbox_isolation(tmp_path):
     from nmframe.cli import main
-    from nmframe.generation import ScriptedBackend
+    from nmframe.testing.scripted_backend import ScriptedBackend
     from nmframe.testing.completions_server import CompletionsServer
 
     call = ("<|channel|>analysis<|message|>check<|end|><|start|>assistant<|channel|>analysis to=python code"

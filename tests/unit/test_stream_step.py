@@ -56,4 +56,4 @@ def test_missing_input_fails_naming_the_path(tmp_path):
     missing = tmp_path / "nothing"
     assert main(["run", *BASE, f"paths.outputs={tmp_path / 'o'}", f"stream.files=[{missing}]"]) != 0
     (log,) = (tmp_path / "o" / "runs").glob("*/logs/stream_released-*.log")
-    assert f"stream_released: no Parquet files at {missing} (set stream.files" in log.read_text()
+    assert f"stream_released: no JSONL or Parquet files at {missing} (set stream.files" in log.read_text()
