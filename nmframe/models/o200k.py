@@ -15,12 +15,10 @@ from __future__ import annotations
 import base64
 import functools
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from nmframe.harmony.encoding import O200K_FILENAME, O200K_SHA256, ensure_offline_encodings
+from nmframe.models.cache import cache_root, cached_folder
 
 #: gpt-oss's vocabulary size (model embedding rows); harmony special tokens fill 199998..201087.
 VOCAB_SIZE = 201088
@@ -129,27 +127,15 @@ def _digest() -> str:
 def o200k_tokenizer_dir() -> Path:
     """A folder with `tokenizer.json` + `tokenizer_config.json` of the o200k harmony vocabulary
     (built once, ~20 s, then cached; written to a temporary folder and renamed into place)."""
-    root = Path(os.environ.get("NMFRAME_CACHE", Path.home() / ".cache" / "nmframe"))
-    target = root / "o200k-harmony-tokenizer" / _digest()
-    if (target / "tokenizer.json").is_file():
-        return target
-    ranks = read_tiktoken_ranks(ensure_offline_encodings() / O200K_FILENAME)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
-    try:
+    def build(tmp: Path) -> None:
+        ranks = read_tiktoken_ranks(ensure_offline_encodings() / O200K_FILENAME)
         (tmp / "tokenizer.json").write_text(build_tokenizer_json(ranks), encoding="utf-8")
         (tmp / "tokenizer_config.json").write_text(json.dumps({
             "tokenizer_class": "PreTrainedTokenizerFast", "eos_token": EOS_TOKEN, "pad_token": PAD_TOKEN,
             "bos_token": "<|startoftext|>", "model_max_length": 131072, "clean_up_tokenization_spaces": False,
         }, indent=1), encoding="utf-8")
-        try:
-            os.replace(tmp, target)
-        except OSError:  # another process finished first
-            if not (target / "tokenizer.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+
+    return cached_folder(cache_root() / "o200k-harmony-tokenizer" / _digest(), "tokenizer.json", build)
 
 
 @functools.lru_cache(maxsize=1)

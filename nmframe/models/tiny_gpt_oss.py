@@ -23,13 +23,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
 from nmframe.datafiles import PKG_DATA
+from nmframe.models.cache import cache_root, cached_folder
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +89,6 @@ def _digest() -> str:
     blob = json.dumps([BUILDER_VERSION, ARCH, TRAIN, TRACES_FILE.read_text(encoding="utf-8"), tokenizer_digest()],
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-
-def _cache_root() -> Path:
-    return Path(os.environ.get("NMFRAME_CACHE", Path.home() / ".cache" / "nmframe"))
 
 
 def fit(model, tokenizer, examples: list[tuple[str, str]], steps: int, lr: float, seed: int) -> list[float]:
@@ -171,18 +166,4 @@ def build_tiny_gpt_oss(target: Path) -> Path:
 
 def tiny_gpt_oss_dir() -> Path:
     """The cached model folder of `builtin:tiny-gpt-oss` (built on first use: ~1-3 min on 2 cores)."""
-    target = _cache_root() / "tiny-gpt-oss" / _digest()
-    if (target / "nmframe_build.json").is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
-    try:
-        build_tiny_gpt_oss(tmp)
-        try:
-            os.replace(tmp, target)
-        except OSError:  # another process finished first
-            if not (target / "nmframe_build.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    return cached_folder(cache_root() / "tiny-gpt-oss" / _digest(), "nmframe_build.json", build_tiny_gpt_oss)
