@@ -30,16 +30,21 @@ def resolve(path: str) -> list[Path]:
     return [p] if p.exists() else []
 
 
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's content, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def fingerprint(path: Path) -> str:
     """Content hash for files up to 64 MiB; size and mtime beyond (documented trade-off)."""
     st = path.stat()
     if st.st_size > HASH_CONTENT_MAX_BYTES:
         return f"stat:{st.st_size}:{st.st_mtime_ns}"
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return "sha256:" + h.hexdigest()[:32]
+    return "sha256:" + sha256_file(path)[:32]
 
 
 def detect_format(path: Path, fmt: str = "auto") -> str:

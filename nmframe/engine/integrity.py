@@ -15,6 +15,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from nmframe.datafiles import sha256_file
+
 MANIFEST = "manifest.json"
 NOT_CONTENT = frozenset({"step.log"})  # listed and checked, but not part of what downstream artifacts depend on
 
@@ -31,12 +33,7 @@ class Verdict:
         return self.state == "ok"
 
 
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+file_digest = sha256_file  # the sha256 a manifest records for each file
 
 
 def list_files(root: Path) -> dict[str, dict]:

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import functools
 import gzip
-import hashlib
 import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Union
+
+from nmframe.datafiles import sha256_file
 
 ENV_ENCODINGS_BASE = "TIKTOKEN_ENCODINGS_BASE"
 ENV_CACHE = "NMFRAME_CACHE"
@@ -41,14 +42,6 @@ def default_cache_dir() -> Path:
     root = os.environ.get(ENV_CACHE)
     base = Path(root).expanduser() if root else Path.home() / ".cache" / "nmframe"
     return base / "tiktoken"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _bundled_o200k_gz() -> Path:
@@ -80,7 +73,7 @@ def _write_atomically(gz_path: Path, target: Path) -> None:
                 out.write(block)
             out.flush()
             os.fsync(out.fileno())
-        got = _sha256(Path(tmp_name))
+        got = sha256_file(Path(tmp_name))
         if got != O200K_SHA256:
             raise RuntimeError(f"bundled o200k vocabulary has sha256 {got}, expected {O200K_SHA256}")
         os.chmod(tmp_name, 0o644)  # mkstemp makes it private; the cache may be shared
@@ -109,7 +102,7 @@ def ensure_offline_encodings(cache_dir: Union[str, Path, None] = None) -> Path:
     folder = folder.resolve()
     target = folder / O200K_FILENAME
     if target not in _VERIFIED:
-        if not (target.is_file() and _sha256(target) == O200K_SHA256):
+        if not (target.is_file() and sha256_file(target) == O200K_SHA256):
             _write_atomically(_bundled_o200k_gz(), target)
         _VERIFIED.add(target)
     if not os.environ.get(ENV_ENCODINGS_BASE):
