@@ -32,7 +32,7 @@ _REL = r"<|>|\\leq?(?![a-zA-Z])|\\geq?(?![a-zA-Z])|\\leqslant|\\geqslant"
 _CHAIN = re.compile(rf"([^<>]+?)\s?({_REL})\s?({_VAR})\s?({_REL})\s?(.+)")
 _SINGLE_LEFT = re.compile(rf"({_VAR})\s?({_REL})\s?(.+)")
 _SINGLE_RIGHT = re.compile(rf"(.+?)\s?({_REL})\s?({_VAR})")
-_INF = {"\\infty": None, "+\\infty": None, "\\infin": None}
+_INF = frozenset({"\\infty", "+\\infty", "\\infin"})  # an infinite upper end
 
 
 def _endpoint(s: str, lower: bool) -> tuple[bool, Fraction | None] | None:
