@@ -13,9 +13,9 @@ import hashlib
 import json
 import os
 import tempfile
-from pathlib import Path
 
 from nmframe.datafiles import PKG_DATA
+from nmframe.models.cache import cache_root
 
 # harmony (teacher format) and Qwen chat (student format) markers, each one token
 SPECIAL_TOKENS = [
@@ -45,10 +45,6 @@ def _corpus() -> list[str]:
     return texts
 
 
-def _cache_root() -> Path:
-    return Path(os.environ.get("NMFRAME_CACHE", Path.home() / ".cache" / "nmframe"))
-
-
 @functools.lru_cache(maxsize=4)
 def build_tiny_tokenizer(vocab_size: int = 512):
     """A byte-level BPE tokenizer trained on the shipped data (cached on disk, built in ~1 s)."""
@@ -56,7 +52,7 @@ def build_tiny_tokenizer(vocab_size: int = 512):
     from transformers import PreTrainedTokenizerFast
 
     digest = hashlib.sha256(f"{TOKENIZER_VERSION}:{vocab_size}:{SPECIAL_TOKENS}".encode()).hexdigest()[:12]
-    cache = _cache_root() / "tiny-tokenizer" / digest / "tokenizer.json"
+    cache = cache_root() / "tiny-tokenizer" / digest / "tokenizer.json"
     if not cache.exists():
         tok = Tokenizer(models.BPE())
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
