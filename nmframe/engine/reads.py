@@ -73,6 +73,6 @@ def check_keys_read(keys: list[tuple[str, bool]], pipelines: list[list[str]]) ->
             if not steps_reading(key, pipeline):
                 if swept:
                     raise SweepError(unread_message(key, pipeline))
-                warnings.append(f"{unread_message(key, pipeline)}: the override changes nothing")
+                warnings.append(f"{unread_message(key, pipeline)} (the override enters no task's key)")
                 break
     return warnings

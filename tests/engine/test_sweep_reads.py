@@ -42,7 +42,7 @@ def test_single_override_the_pipeline_does_not_read_warns_and_plans(tmp_path, ca
     rc, out, err = plan(capsys, f"paths.outputs={tmp_path}", "pipeline.steps=[ingest]", "trainer.lr=1e-4")
     assert rc == 0 and "1 tasks: 1 to run" in out
     assert ("warning: trainer.lr is read by no step of pipeline.steps=[ingest]; steps that read it: "
-            "train_stage: the override changes nothing") in err
+            "train_stage (the override enters no task's key)") in err
 
 
 def test_exempt_keys_are_neither_refused_nor_warned(tmp_path, capsys):
