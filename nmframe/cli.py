@@ -20,7 +20,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from nmframe.config import ConfigError, OverrideError, compose_points, conf_dir, group_choices
+from nmframe.config import ConfigError, OverrideError, compose_points, conf_dir, group_choices, override_keys
+from nmframe.engine.reads import SweepError
 from nmframe.engine.runs import RunNotFound
 
 # tables are wide: when output is a file or pipe (logs, CI), do not squeeze them into 80 columns
@@ -104,7 +105,21 @@ def _points(args):
         overrides.append(f"pipeline.force=[{','.join(args.force)}]")
     if args.only:
         overrides.append(f"pipeline.only=[{','.join(args.only)}]")
-    return compose_points(overrides, multirun=args.multirun, extra_dirs=args.config_dir or None)
+    points = compose_points(overrides, multirun=args.multirun, extra_dirs=args.config_dir or None)
+    check_overrides_read(overrides, points)
+    return points
+
+
+def check_overrides_read(overrides: list[str], points) -> None:
+    """Refuse a sweep over a key that no step of the pipeline reads (every point would be the same
+    tasks); warn about a single override of such a key (:mod:`nmframe.engine.reads`)."""
+    from nmframe.engine.reads import check_keys_read
+    from nmframe.engine.registry import check_pipeline_steps
+
+    for _, cfg in points:
+        check_pipeline_steps(cfg)
+    for line in check_keys_read(override_keys(overrides), [list(cfg.pipeline.steps) for _, cfg in points]):
+        err_console.print(f"warning: {line}", markup=False, highlight=False)
 
 
 def print_plan(plan, show_cfg: bool = False) -> None:
@@ -321,6 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     except (OverrideError, ConfigError) as exc:
         err_console.print(f"[red]invalid config:[/red] {escape(str(exc))}", markup=True, highlight=False)
         err_console.print("see `nmframe --help` for the groups and their choices")
+        return 2
+    except SweepError as exc:
+        err_console.print(f"[red]invalid sweep:[/red] {escape(str(exc))}", markup=True, highlight=False)
         return 2
     except PlanningError as exc:
         err_console.print(f"[red]cannot plan:[/red] {escape(str(exc))}", markup=True, highlight=False)

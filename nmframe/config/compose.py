@@ -201,6 +201,18 @@ def is_sweep(overrides: list[str]) -> bool:
     return any(o.is_sweep_override() for o in parsed)
 
 
+def override_keys(overrides: list[str]) -> list[tuple[str, bool]]:
+    """The config key (or group) each override sets, and whether it is swept: `trainer.lr=1e-4,2e-4`
+    -> ("trainer.lr", True). Deletions (`~key`) set nothing and are left out."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except (HydraException, ValueError) as exc:
+        raise OverrideError(explain(exc)) from exc
+    return [(o.key_or_group, o.is_sweep_override()) for o in parsed if not o.is_delete()]
+
+
 def expand_sweep(overrides: list[str]) -> list[list[str]]:
     """`a=1,2 b=x,y` -> the four override lists of the cross product (Hydra's basic sweeper)."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper

@@ -83,9 +83,18 @@ class WandbMode(str, enum.Enum):
 
 
 # --------------------------------------------------------------------------------------------
+#: The recipe (arXiv:2512.15489, Sec. 2-4): problems are ingested, classified and decontaminated; the
+#: teacher writes solutions per (mode, tir); answers are validated, trivial problems and wrong traces
+#: removed; the traces are tokenized, bucketed by length and packed; the student is trained stage by
+#: stage and evaluated. The default pipeline, so that a sweep over any knob of the recipe
+#: (trainer.lr, buckets, model, source) compiles to the tasks it changes.
+RECIPE_STEPS = ("ingest", "classify", "decontaminate", "generate", "validate_answers", "filter_trivial",
+                "filter_correct", "prepare_sft", "bucketize", "pack", "train_stage", "evaluate")
+
+
 @dataclass
 class PipelineConfig:
-    steps: List[str] = field(default_factory=lambda: ["ingest"])  # in dependency order
+    steps: List[str] = field(default_factory=lambda: list(RECIPE_STEPS))  # in dependency order
     only: List[str] = field(default_factory=list)   # run these steps (and missing upstream ones)
     force: List[str] = field(default_factory=list)  # recompute these steps even if cached
 

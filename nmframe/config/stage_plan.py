@@ -37,6 +37,13 @@ def _check_stage_list(cfg: DictConfig) -> None:
                               f"exceeds model.max_position_embeddings={cfg.model.max_position_embeddings}")
 
 
+#: The config paths :func:`build_stage_plan` and :func:`stage_pack_settings` read (the stage list,
+#: layouts, batch): a step whose key holds the plan declares them in its `extra_reads`.
+STAGE_PLAN_READS = ("buckets.stages", "parallelism", "model", "trainer.backend", "trainer.nodes",
+                    "trainer.gpus_per_node", "trainer.global_batch_size", "trainer.epochs")
+PACK_SETTINGS_READS = (*STAGE_PLAN_READS, "sft.pack_seed", "sft.template")
+
+
 def build_stage_plan(cfg: DictConfig) -> StagePlan:
     """The config's bucket stages in training order, validated; a ConfigError names the bad key."""
     _check_stage_list(cfg)

@@ -185,6 +185,11 @@ def ask(backend: Backend, prompt: str) -> tuple[bool | None, str]:
     return verdict, {True: "yes", False: "no", None: "no judgement"}[verdict]
 
 
+#: The config paths :func:`llm_slice` reads (a step keyed by an LLM's replies declares them).
+LLM_SLICE_READS = ("prep.backend", "teacher.model", "teacher.backend", "prep.reasoning_effort",
+                   "prep.max_tokens", "prep.temperature")
+
+
 def llm_slice(cfg, spec: str | None) -> dict | None:
     """What of the config decides the replies of the LLM named ``spec``, for cache keys: the name,
     and for ``teacher`` the model and how it is asked. None when no LLM is named."""

@@ -82,6 +82,14 @@ class Step:
     produces: str | None = None      # what its artifacts hold ("problems", "samples"): later steps find the
                                      # nearest producer by it (DagBuilder.nearest), not by a list of names
     slice_paths: tuple[str, ...] = ()  # config paths whose resolved values define the output
+    extra_reads: tuple[str, ...] = ()  # further config paths that shape its tasks or enter its slice
+                                       # by a custom config_slice (fan-out, conditional or derived entries)
+
+    @classmethod
+    def reads(cls) -> tuple[str, ...]:
+        """Every config path that defines this step's tasks or outputs (`slice_paths` + `extra_reads`):
+        what a sweep must change for the step to compute something new (see nmframe.engine.reads)."""
+        return tuple(dict.fromkeys((*cls.slice_paths, *cls.extra_reads)))
 
     def tasks(self, cfg: DictConfig, dag: "DagBuilder") -> list[TaskSpec]:
         return [TaskSpec(params={}, inputs={name: dag.one(name) for name in self.inputs})]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from nmframe.buckets import plot_length_histogram
-from nmframe.config.stage_plan import build_stage_plan
+from nmframe.config.stage_plan import STAGE_PLAN_READS, build_stage_plan
 from nmframe.costmodel import model_shape, schedule_cost
 from nmframe.engine import Resources, Step, StepContext, register_step
 from nmframe.engine.step import select
@@ -49,6 +49,7 @@ class Bucketize(Step):
     description = "assign traces to the smallest length bucket (drop over-long), final-stage medium/low mix"
     inputs = ("prepare_sft",)
     slice_paths = ("buckets.stages", "buckets.final_mix_fraction", "buckets.seed", "sft.fill_long_bins")
+    extra_reads = STAGE_PLAN_READS  # the fill settings (sft.fill_long_bins=true)
 
     def config_slice(self, cfg, params):
         out = select(cfg, *self.slice_paths)

@@ -20,7 +20,7 @@ from nmframe.config.checks import ConfigError
 from nmframe.curation import prompts
 from nmframe.curation.classify import HEURISTIC, METHODS, RULES_LLM, decide_categories, decide_heuristic
 from nmframe.curation.decision import RULE
-from nmframe.curation.llm import llm_slice, open_llm
+from nmframe.curation.llm import LLM_SLICE_READS, llm_slice, open_llm
 from nmframe.curation.rules import CATEGORIES
 from nmframe.curation.stepio import check_on_no_decision, filter_problems, report
 from nmframe.curation.tally import Tally
@@ -50,6 +50,7 @@ class Classify(Step):
     description = "drop proof / multiple-choice / yes-no / invalid problems (heuristic rules, or rules then an LLM)"
     produces = "problems"
     slice_paths = ("filters.classify_method", "filters.classify_remove")
+    extra_reads = ("prep.on_no_decision", *LLM_SLICE_READS)  # classify_method=rules_llm
 
     def tasks(self, cfg, dag):
         return [TaskSpec(params={}, inputs={"problems": dag.nearest("problems", before=self.name)})]

@@ -22,7 +22,7 @@ from nmframe.config.checks import ConfigError
 from nmframe.curation import prompts
 from nmframe.curation.decontam import (CONTAMINATED, METHODS, NGRAM, RULES_LLM, NgramIndex, decide_contamination,
                                        decide_ngram, load_benchmarks)
-from nmframe.curation.llm import llm_slice, open_llm
+from nmframe.curation.llm import LLM_SLICE_READS, llm_slice, open_llm
 from nmframe.curation.stepio import check_on_no_decision, filter_problems, report
 from nmframe.curation.tally import Tally
 from nmframe.datafiles import fingerprint, resolve
@@ -46,6 +46,8 @@ class Decontaminate(Step):
     description = "drop problems that overlap a benchmark problem (word n-grams; or rules then an LLM)"
     produces = "problems"
     slice_paths = ("filters.decontam_method", "filters.decontam_ngram", "filters.decontam_min_shared")
+    extra_reads = ("filters.decontam_benchmarks", "prep.decontam_rule_containment", "prep.on_no_decision",
+                   *LLM_SLICE_READS)
 
     def tasks(self, cfg, dag):
         return [TaskSpec(params={}, inputs={"problems": dag.nearest("problems", before=self.name)})]

@@ -58,6 +58,13 @@ class Evaluate(Step):
     VERSION = "2"  # 2: a student's tool outputs in openai-harmony's header, as it was trained
     description = "sample the model on each benchmark per mode x tir, grade (math-verify / LLM judge), score"
     inputs = ("train_stage",)
+    slice_paths = ("evaluate.model", "evaluate.max_problems", "evaluate.shards", "evaluate.temperature",
+                   "evaluate.top_p", "evaluate.max_tokens", "evaluate.seed")
+    extra_reads = ("evaluate.benchmarks", "evaluate.configs", "evaluate.samples",  # the fan-out and samples
+                   "evaluate.backend", "evaluate.prompt_format", "sft.template", "model.tiny",  # backend, format
+                   "evaluate.comp_math_file", "evaluate.hle_math_file",  # benchmark files
+                   "model.tokenizer", "model.vocab_size", "tir.max_calls", "tir.output_chars", "tir.call_timeout_s",
+                   "evaluate.judge", "evaluate.judge_model", "answers.grade_timeout_s")  # conditional entries
 
     def tasks(self, cfg, dag):
         from nmframe.benchmarks import get_benchmark
@@ -93,8 +100,7 @@ class Evaluate(Step):
         from nmframe.evaluation.model import backend_kind
 
         bench = get_benchmark(params["benchmark"])
-        out = select(cfg, "evaluate.model", "evaluate.max_problems", "evaluate.shards", "evaluate.temperature",
-                     "evaluate.top_p", "evaluate.max_tokens", "evaluate.seed")
+        out = select(cfg, *self.slice_paths)
         out["samples"] = samples_per_problem(cfg, bench)
         out["benchmark_version"] = bench.VERSION
         out["backend"] = backend_kind(cfg)

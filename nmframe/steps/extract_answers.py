@@ -13,7 +13,7 @@ import collections
 
 from nmframe.curation import prompts
 from nmframe.curation.answers import PROMPT, decide_answers
-from nmframe.curation.llm import llm_slice, open_llm
+from nmframe.curation.llm import LLM_SLICE_READS, llm_slice, open_llm
 from nmframe.curation.stepio import Outputs, chunks, iter_problems
 from nmframe.curation.tally import Tally
 from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
@@ -27,6 +27,7 @@ class ExtractAnswers(Step):
     description = "reference answers from the threads' discussions (rules first, LLM for the rest)"
     inputs = ("extract_problems",)
     produces = "problems"
+    extra_reads = LLM_SLICE_READS
 
     def tasks(self, cfg, dag):
         return [TaskSpec(params={}, inputs={"problems": dag.one("extract_problems")})]

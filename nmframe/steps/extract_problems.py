@@ -21,7 +21,7 @@ from pathlib import Path
 
 from nmframe.curation import prompts
 from nmframe.curation.extract import PROMPT, decide_problems, problem_rows
-from nmframe.curation.llm import llm_slice, open_llm
+from nmframe.curation.llm import LLM_SLICE_READS, llm_slice, open_llm
 from nmframe.curation.stepio import Outputs, chunks
 from nmframe.curation.tally import Tally
 from nmframe.datafiles import fingerprint, resolve
@@ -71,6 +71,7 @@ class ExtractProblems(Step):
     description = "raw AoPS threads / StackExchange Posts.xml -> problems (rules first, LLM for the rest)"
     produces = "problems"
     slice_paths = ("source", "prep.cutoff_date", "prep.rule_max_sentences", "prep.rule_max_chars", "prep.max_posts")
+    extra_reads = LLM_SLICE_READS
 
     def config_slice(self, cfg, params):
         out = super().config_slice(cfg, params)

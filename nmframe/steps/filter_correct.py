@@ -34,6 +34,7 @@ class FilterCorrect(Step):
     inputs = ("generate",)
     produces = "traces"
     slice_paths = ("filters.keep_ungraded", "answers.grade_timeout_s")
+    extra_reads = ("answers.samples_step",)
 
     def tasks(self, cfg, dag):
         problems = dag.nearest("problems", before=self.name)

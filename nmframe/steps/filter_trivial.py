@@ -43,6 +43,7 @@ class FilterTrivial(Step):
     inputs = ("generate",)
     produces = "problems"
     slice_paths = ("filters.trivial_threshold", "filters.trivial_strict", "filters.trivial_mode")
+    extra_reads = ("filters.trivial_source", "answers.samples_step", "answers.grade_timeout_s")
 
     def tasks(self, cfg, dag):
         problems = dag.nearest("problems", before=self.name)

@@ -52,6 +52,10 @@ class Generate(Step):
     VERSION = "1"
     description = "teacher samples (harmony prompts, Python tool loop) per mode x tir x seed x shard"
     produces = "samples"
+    slice_paths = ("teacher.model", "teacher.backend", "teacher.temperature", "teacher.top_p", "teacher.max_tokens",
+                   "generate.shards", "generate.max_problems", "generate.seed", "generate.max_model_len")
+    extra_reads = ("mode.efforts", "tir.enabled", "teacher.num_samples",  # the fan-out
+                   "tir.max_calls", "tir.output_chars", "tir.call_timeout_s")  # TIR tasks' slice
 
     def tasks(self, cfg, dag):
         problems = dag.nearest("problems", before=self.name)  # the filtered problems when filters run
@@ -65,9 +69,7 @@ class Generate(Step):
         return specs
 
     def config_slice(self, cfg, params):
-        out = select(cfg, "teacher.model", "teacher.backend", "teacher.temperature", "teacher.top_p",
-                     "teacher.max_tokens", "generate.shards", "generate.max_problems", "generate.seed",
-                     "generate.max_model_len")
+        out = select(cfg, *self.slice_paths)
         if params.get("tir"):
             out.update(select(cfg, "tir.max_calls", "tir.output_chars", "tir.call_timeout_s"))
         return out

@@ -111,6 +111,7 @@ class ImportTraces(Step):
     VERSION = "1"
     description = "SFT traces from other datasets' files (released, OpenMathReasoning, chat) mixed into an arm"
     slice_paths = ("sft.arm", "sft.import_max_examples", "sft.import_match_problems", "sft.import_seed")
+    extra_reads = ("sft.import_files", "sft.arms", "sft.template")
 
     def tasks(self, cfg, dag):
         specs = check_specs(cfg)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nmframe.config.stage_plan import build_stage_plan, stage_pack_settings
+from nmframe.config.stage_plan import PACK_SETTINGS_READS, build_stage_plan, stage_pack_settings
 from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
 from nmframe.packing import lower_bound
 from nmframe.sft.fill import GROUP_OFFSETS_FILE, GROUPS_FILE, build_group_schedule
@@ -38,6 +38,7 @@ class Pack(Step):
     VERSION = "1"
     description = "pack each stage's global batches into bins of the stage length (cu_seqlens, CP padding)"
     inputs = ("bucketize", "prepare_sft")
+    extra_reads = (*PACK_SETTINGS_READS, "sft.fill_long_bins")
 
     def tasks(self, cfg, dag):
         ins = {"bucketize": dag.one("bucketize"), "prepare_sft": dag.one("prepare_sft")}

@@ -60,6 +60,7 @@ class PrepareSft(Step):
     description = "render kept traces with the student's tokenizer: token ids + assistant-only loss masks"
     # tir.call_timeout_s: the harmony system prompt states it, as generation's prompt did
     slice_paths = ("sft.template", "sft.require_finished", "model.tokenizer", "tir.call_timeout_s")
+    extra_reads = ("sft.input_step", "model.vocab_size")
 
     def tasks(self, cfg, dag):
         ups = dag.all(str(cfg.sft.input_step))

@@ -66,6 +66,7 @@ class StreamReleased(Step):
     description = "stream released rows: validate, answer/pass-rate filters, token counts, buckets, packing (bounded memory, resumable)"
     slice_paths = ("stream", "buckets.stages", "filters.trivial_threshold", "filters.trivial_strict",
                    "filters.trivial_mode", "source.include_data_sources")
+    extra_reads = ("source.files", "model.tokenizer", "model.vocab_size")
 
     def config_slice(self, cfg, params):
         """Keyed by the files' contents (size+mtime beyond 64 MiB), not their locations; the

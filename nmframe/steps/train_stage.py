@@ -29,7 +29,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from nmframe.config.stage_plan import build_stage_plan, stage_pack_settings
+from nmframe.config.stage_plan import STAGE_PLAN_READS, build_stage_plan, stage_pack_settings
 from nmframe.costmodel import estimate_stage, model_shape
 from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
 from nmframe.engine.dag import PREVIOUS_TASK
@@ -94,6 +94,8 @@ class TrainStage(Step):
     VERSION = "1"
     description = "train one bucket stage (packed batches, its parallel layout) from the previous stage's checkpoint"
     inputs = ("pack", "prepare_sft")
+    slice_paths = (*(f"trainer.{k}" for k in TRAINER_KEYS), "model")
+    extra_reads = STAGE_PLAN_READS  # the stage list (fan-out) and each stage's layout
 
     def tasks(self, cfg, dag):
         sft = dag.one("prepare_sft")
@@ -106,6 +108,7 @@ class TrainStage(Step):
         return specs
 
     def config_slice(self, cfg, params):
+        # (entries named trainer.trainer.<k>: renaming them would change every existing train_stage key)
         out = {f"trainer.{k}": v for k, v in select(cfg, *(f"trainer.{k}" for k in TRAINER_KEYS)).items()}
         out["model"] = select(cfg, "model")["model"]
         out["layout"] = build_stage_plan(cfg).by_name(params["stage"]).layout.to_dict()

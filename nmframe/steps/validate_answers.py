@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import collections
 
-from nmframe.curation.llm import llm_slice, load_backend
+from nmframe.curation.llm import LLM_SLICE_READS, llm_slice, load_backend
 from nmframe.curation.samples import answers_by_problem, sample_dirs
 from nmframe.curation.stepio import SAMPLES_PREFIX, read_problems, report, samples_upstream
 from nmframe.curation.tally import Tally
@@ -34,6 +34,7 @@ class ValidateAnswers(Step):
     inputs = ("generate",)
     produces = "problems"
     slice_paths = ("answers.validate_mode", "answers.grade_timeout_s", "answers.judge")
+    extra_reads = ("answers.samples_step", "answers.judge_max_answers", *LLM_SLICE_READS)
 
     def tasks(self, cfg, dag):
         problems = dag.nearest("problems", before=self.name)
