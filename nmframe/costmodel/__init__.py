@@ -21,7 +21,9 @@ from .model import (
     Stage,
     StageEstimate,
     StepBreakdown,
+    FitResult,
     calibrate,
+    fit_efficiency,
     gpu_hours,
 )
 from .paper import (
@@ -55,6 +57,8 @@ __all__ = [
     "StageEstimate",
     "StepBreakdown",
     "calibrate",
+    "fit_efficiency",
+    "FitResult",
     "gpu_hours",
     "PAPER_EPOCHS",
     "PAPER_GLOBAL_BATCH",

@@ -113,8 +113,8 @@ def test_calibration_recovers_known_constants():
     assert (e.linear, e.attention, e.comm) == pytest.approx((0.2, 0.2, 3.0), rel=1e-6)
     with pytest.raises(ValueError):
         calibrate(two, QWEN3_30B_A3B, fit="all")
-    with pytest.raises(ValueError, match="non-physical"):
-        calibrate([(stages[0], 100.0), (stages[1], 1.0)], QWEN3_30B_A3B, fit="tied")
+    with pytest.raises(ValueError, match="must be > 0 s"):
+        calibrate([(stages[0], 100.0), (stages[1], 0.0)], QWEN3_30B_A3B, fit="tied")
 
 
 def test_schedule_gpu_hours():
