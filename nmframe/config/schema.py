@@ -182,6 +182,13 @@ class ParallelismConfig:
 
 
 @dataclass
+class CostModelConfig:
+    """Which constants the cost model plans with, and the layout of the baseline it compares to."""
+    profile: Optional[str] = None   # constants file (`nmframe calibrate` writes one); None: the packaged paper_h100
+    baseline_layout: Optional[ParallelSpec] = None  # everything-at-the-largest-length run; None: the final stage's
+
+
+@dataclass
 class TeacherConfig:
     name: str = MISSING
     model: str = MISSING
@@ -298,6 +305,7 @@ class NmConfig:
     stream: StreamConfig = field(default_factory=StreamConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    costmodel: CostModelConfig = field(default_factory=CostModelConfig)
 
 
 GROUP_SCHEMAS = {

@@ -302,6 +302,8 @@ PAPER_TABLE7: dict[str, float] = {"16K": 117_248.0, "32K": 58_988.0, "64K": 56_8
 #: Everything at 128K, same table; the paper's speedup is 559,802 / 255,234 = 2.2x.
 PAPER_TABLE7_FULL = 559_802.0
 PAPER_TABLE7_SPEEDUP = 2.2
+#: Traces in the paper's SFT set (Table 2: 6,772K + 489K + 196K + 43K).
+PAPER_TRACES = 7_500_000
 
 #: (TP, CP, EP, ETP) of the authors' released training recipe at 128K: it runs Qwen3-30B-A3B
 #: at TP8 / CP8 / EP8, a larger layout than Table 6's 128K row (TP4); the everything-at-128K
@@ -366,12 +368,15 @@ def table7_stages(
 ) -> tuple[list[Stage], Stage]:
     """The four bucket stages (Table 6 layouts) and the everything-at-128K baseline (the
     released recipe's 128K layout unless ``baseline`` is given) over ``lengths`` (default: the
-    paper's length mix, ``paper_length_distribution(n, seed)``). Attention is per document."""
+    paper's length mix, ``paper_length_distribution(n, seed)``), with steps scaled to the
+    paper's 7.5M traces (Table 2), whatever the sample size. Attention is per document."""
     from nmframe.buckets import paper_length_distribution
 
     x = paper_length_distribution(n, seed) if lengths is None else np.asarray(lengths, dtype=np.int64)
-    stages = paper_stages(model, x, pack_sample=pack_sample, seed=seed)
+    scale = PAPER_TRACES / x.size  # a sample of the mix stands for the paper's 7.5M traces
+    stages = [replace(s, steps=s.steps * scale) for s in paper_stages(model, x, pack_sample=pack_sample, seed=seed)]
     full = full_context_stages(model, x, pack_sample=pack_sample, seed=seed)[0]
+    full = replace(full, steps=full.steps * scale)
     return stages, full.with_parallel(baseline or released_baseline_parallelism(model))
 
 
