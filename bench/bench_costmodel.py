@@ -102,7 +102,8 @@ def main() -> None:
     t0 = time.perf_counter()
     r = table7_fit(n=a.n, seed=a.seed, pack_sample=a.pack_sample)
     lines = report(r)
-    print(f"Table 7 (arXiv:2512.15489), Qwen3-30B-A3B on 256 GPUs, {a.n:,} traces (fit {time.perf_counter() - t0:.1f} s)")
+    print(f"Table 7 (arXiv:2512.15489), Qwen3-30B-A3B on 256 GPUs, {a.n:,} traces "
+          f"(fit {time.perf_counter() - t0:.1f} s)")
     print("\n".join(lines[:-1]))
     print(claim_16k(r, a.n, a.seed, a.pack_sample))
     if a.write:

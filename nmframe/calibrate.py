@@ -21,7 +21,8 @@ class CalibrateError(ValueError):
 
 
 def add_arguments(p) -> None:
-    p.add_argument("run", help="a run directory, a run name under <outputs>/runs, or an experiment name (its latest run)")
+    p.add_argument("run", help="a run directory, a run name under <outputs>/runs, or an experiment name "
+                               "(its latest run)")
     p.add_argument("--out", type=Path, default=Path("costmodel_profile.yaml"),
                    help="the profile to write (default: costmodel_profile.yaml)")
     p.add_argument("--outputs", type=Path, default=Path("outputs"), help="the outputs folder (default: outputs)")
@@ -81,7 +82,8 @@ def collect_measurements(run_dir: Path, skip_first: int = 1) -> dict[str, tuple]
         slot = out.setdefault(shape.name, (shape, config_constants(cfg), []))
         slot[2].append(Measurement(stage, secs, n, f"train_stage/{key}"))
     if not out:
-        where = f"{len(trained)} train_stage task(s), none finished with step times" if trained else "no train_stage task"
+        where = (f"{len(trained)} train_stage task(s), none finished with step times" if trained
+                 else "no train_stage task")
         raise CalibrateError(f"run {rd.path} has no train_stage step times to calibrate from ({where}); "
                              "train at least one stage (nmframe run ... with train_stage in pipeline.steps) first")
     return out

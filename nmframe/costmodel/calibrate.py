@@ -44,8 +44,8 @@ class Calibration:
         lines.append(f"relative residual: rms {f.rms:.1%}, worst {f.worst:.1%}"
                      + (" (as many constants as points: an exact fit, no check)" if f.points <= n else ""))
         for m, r in zip(self.measurements, f.residuals):
-            lines.append(f"  {m.stage.name:<12}{m.stage.parallel.label():<38} measured {m.seconds_per_step:10.4g} s/step"
-                         f"  model {m.seconds_per_step * (1 + r):10.4g}  ({r:+.1%})")
+            lines.append(f"  {m.stage.name:<12}{m.stage.parallel.label():<38} measured "
+                         f"{m.seconds_per_step:10.4g} s/step  model {m.seconds_per_step * (1 + r):10.4g}  ({r:+.1%})")
         return "\n".join(lines)
 
 

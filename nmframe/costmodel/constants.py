@@ -50,7 +50,7 @@ def _numbers(section: dict, cls, where: str, key: str):
     allowed = set(cls.__dataclass_fields__)
     unknown = sorted(set(section) - allowed)
     if unknown:
-        raise ConfigError(f"{where}: {key}.{unknown[0]}", section[unknown[0]], f"unknown key",
+        raise ConfigError(f"{where}: {key}.{unknown[0]}", section[unknown[0]], "unknown key",
                           allowed=", ".join(sorted(allowed)))
     out = {}
     for k, v in section.items():
@@ -72,7 +72,8 @@ def load_constants(ref: str | Path | None = None) -> Constants:
         path = CONSTANTS_DIR / f"{ref}.yaml"
     if not path.is_file():
         shipped = ", ".join(sorted(p.stem for p in CONSTANTS_DIR.glob("*.yaml")))
-        raise ConfigError("costmodel.profile", str(ref), "no such constants file", allowed=f"a path or one of: {shipped}")
+        raise ConfigError("costmodel.profile", str(ref), "no such constants file",
+                          allowed=f"a path or one of: {shipped}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
