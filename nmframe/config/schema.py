@@ -185,7 +185,9 @@ class ParallelismConfig:
 class CostModelConfig:
     """Which constants the cost model plans with, and the layout of the baseline it compares to."""
     profile: Optional[str] = None   # constants file (`nmframe calibrate` writes one); None: the packaged paper_h100
-    baseline_layout: Optional[ParallelSpec] = None  # everything-at-the-largest-length run; None: the final stage's
+    # everything-at-the-largest-length run's {tp, cp, ep, etp, pp} (missing: 1; on the command line:
+    # +costmodel.baseline_layout={tp:8,cp:8,ep:8}); empty: the final stage's layout
+    baseline_layout: Dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

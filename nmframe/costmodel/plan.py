@@ -62,14 +62,18 @@ def config_baseline(cfg, plan: "StagePlan") -> Parallelism | None:
     from nmframe.errors import ConfigError
 
     spec = OmegaConf.select(cfg, "costmodel.baseline_layout", default=None)
-    if spec is None:
+    spec = dict(OmegaConf.to_container(spec)) if spec else {}
+    if not spec:
         return None
-    gpus = plan.final.layout.world
+    dims = ("tp", "cp", "ep", "etp", "pp")
+    unknown = sorted(set(spec) - set(dims))
+    if unknown:
+        raise ConfigError(f"costmodel.baseline_layout.{unknown[0]}", spec[unknown[0]], "unknown dimension",
+                          allowed=", ".join(dims))
     try:
-        return Parallelism(gpus=gpus, tp=int(spec.tp), cp=int(spec.cp), ep=int(spec.ep), etp=int(spec.etp),
-                           pp=int(spec.pp))
+        return Parallelism(gpus=plan.final.layout.world, **{k: int(spec.get(k, 1)) for k in dims})
     except ValueError as exc:
-        raise ConfigError("costmodel.baseline_layout", OmegaConf.to_container(spec), str(exc)) from None
+        raise ConfigError("costmodel.baseline_layout", spec, str(exc)) from None
 
 
 def cost_model(shape: ModelShape, constants: Constants | None = None) -> CostModel:

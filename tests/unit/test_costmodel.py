@@ -377,3 +377,29 @@ def test_readme_cost_model_commands_run(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "fitted 4 constants" in out and (tmp_path / "my_cluster.yaml").is_file()
     assert "cost-model constants my_cluster" in out and "everything at ctx128k on TP8 CP8 EP8" in out
+
+
+def test_baseline_layout_knob():
+    from nmframe.config import compose
+    from nmframe.config.stage_plan import build_stage_plan
+    from nmframe.costmodel import bucketed_vs_single, config_baseline, model_shape
+    from nmframe.errors import ConfigError
+
+    plain = compose(["model=qwen3_30b_a3b", "buckets=paper", "trainer=megatron"])
+    paper = compose(["experiment=paper/table5_bucketed_vs_full"])
+    assert config_baseline(plain, build_stage_plan(plain)) is None
+    base = config_baseline(paper, build_stage_plan(paper))
+    assert base == Parallelism(gpus=256, tp=8, cp=8, ep=8)
+    plan, shape = build_stage_plan(paper), model_shape(paper.model)
+    own = bucketed_vs_single(plan, shape)
+    released = bucketed_vs_single(plan, shape, baseline=base)
+    assert released["bucketed_gpu_hours"] == pytest.approx(own["bucketed_gpu_hours"])
+    assert released["single_gpu_hours"] > own["single_gpu_hours"]   # TP8 CP8 at DP4 is the slower layout
+    assert "TP8 CP8 EP8" in released["table"]
+    bad = compose(["model=qwen3_30b_a3b", "buckets=paper", "trainer=megatron",
+                   "+costmodel.baseline_layout={tp: 3, cp: 8}"])
+    with pytest.raises(ConfigError, match=r"costmodel\.baseline_layout=.*not divisible"):
+        config_baseline(bad, build_stage_plan(bad))
+    typo = compose(["model=qwen3_30b_a3b", "buckets=paper", "trainer=megatron", "+costmodel.baseline_layout={tq: 8}"])
+    with pytest.raises(ConfigError, match=r"costmodel\.baseline_layout\.tq=8: unknown dimension"):
+        config_baseline(typo, build_stage_plan(typo))
