@@ -96,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     report_arguments(sub.add_parser("report", help="Markdown/CSV/HTML report of a run or experiment (paper tables, "
                                     "CIs, paired tests, plots); --import external eval outputs"))
+    from nmframe.calibrate import add_arguments as calibrate_arguments
+
+    calibrate_arguments(sub.add_parser("calibrate", help="fit the cost model to a run's measured stage step times "
+                                       "and write a profile (use it with costmodel.profile=PATH)"))
     return parser
 
 
@@ -163,10 +167,12 @@ def schedule_comparison(cfg) -> str:
     if "train_stage" not in cfg.pipeline.steps or int(cfg.trainer.gpus_per_node) == 0:
         return ""
     from nmframe.config.stage_plan import build_stage_plan
-    from nmframe.costmodel import model_shape, schedule_summary
+    from nmframe.costmodel import config_baseline, config_constants, model_shape, schedule_summary
 
     try:
-        return schedule_summary(build_stage_plan(cfg), model_shape(cfg.model))
+        plan = build_stage_plan(cfg)
+        return schedule_summary(plan, model_shape(cfg.model), constants=config_constants(cfg),
+                                baseline=config_baseline(cfg, plan))
     except Exception as exc:  # noqa: BLE001 - an estimate must never break planning
         logging.getLogger(__name__).warning("no schedule estimate: %s", exc)
         return ""
@@ -331,6 +337,10 @@ def main(argv: list[str] | None = None) -> int:
             from nmframe.report.command import run as cmd_report
 
             return cmd_report(args, console)
+        if args.verb == "calibrate":
+            from nmframe.calibrate import run as cmd_calibrate
+
+            return cmd_calibrate(args, console, err_console)
         return {"run": cmd_run, "plan": cmd_plan, "status": cmd_status, "steps": cmd_steps,
                 "verify": cmd_verify}[args.verb](args)
     except (OverrideError, ConfigError) as exc:

@@ -191,6 +191,25 @@ class ParallelismConfig:
 
 
 @dataclass
+class BaselineLayout:
+    """The everything-at-the-largest-length run's layout; all None: the final stage's, else unset ones are 1."""
+    tp: Optional[int] = None
+    cp: Optional[int] = None
+    ep: Optional[int] = None
+    etp: Optional[int] = None
+    pp: Optional[int] = None
+
+
+@dataclass
+class CostModelConfig:
+    """Which constants the cost model plans with, and the layout of the baseline it compares to."""
+    profile: Optional[str] = None   # constants file (`nmframe calibrate` writes one); None: the packaged paper_h100
+    # everything-at-the-largest-length run's layout, e.g. costmodel.baseline_layout={tp:8,cp:8,ep:8};
+    # unset: the final stage's layout
+    baseline_layout: BaselineLayout = field(default_factory=BaselineLayout)
+
+
+@dataclass
 class TeacherConfig:
     name: str = MISSING
     model: str = MISSING
@@ -307,6 +326,7 @@ class NmConfig:
     stream: StreamConfig = field(default_factory=StreamConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    costmodel: CostModelConfig = field(default_factory=CostModelConfig)
 
 
 GROUP_SCHEMAS = {

@@ -4,7 +4,9 @@ Used to choose per-stage parallelism, to budget a schedule in GPU-hours, and to 
 recipe's timing claims (bucketed schedule vs one 128K stage). See :mod:`.model` for the
 formulas, :mod:`.paper` for the paper's settings, :mod:`.schedule` for the cost of a packed
 stage (the long-bin fill's decision) and :mod:`.plan` for the estimates of a config's stage plan
-(the plan's GPU-hours, train_stage's prediction).
+(the plan's GPU-hours, train_stage's prediction), :mod:`.constants` for the constants files
+(the packaged Table 7 calibration, cluster profiles) and :mod:`.calibrate` for fitting a profile
+to a run's measured step times.
 """
 
 from .model import (
@@ -21,7 +23,9 @@ from .model import (
     Stage,
     StageEstimate,
     StepBreakdown,
+    FitResult,
     calibrate,
+    fit_efficiency,
     gpu_hours,
 )
 from .paper import (
@@ -37,7 +41,17 @@ from .paper import (
     paper_stages,
     stage_for,
 )
-from .plan import bucketed_vs_single, estimate_stage, model_shape, schedule_cost, schedule_summary
+from .constants import DEFAULT_CONSTANTS, Constants, load_constants, write_constants
+from .plan import (
+    bucketed_vs_single,
+    config_baseline,
+    config_constants,
+    cost_model,
+    estimate_stage,
+    model_shape,
+    schedule_cost,
+    schedule_summary,
+)
 from .schedule import ScheduleCost, StageSpec
 
 __all__ = [
@@ -55,6 +69,8 @@ __all__ = [
     "StageEstimate",
     "StepBreakdown",
     "calibrate",
+    "fit_efficiency",
+    "FitResult",
     "gpu_hours",
     "PAPER_EPOCHS",
     "PAPER_GLOBAL_BATCH",
@@ -69,6 +85,13 @@ __all__ = [
     "stage_for",
     "ScheduleCost",
     "StageSpec",
+    "DEFAULT_CONSTANTS",
+    "Constants",
+    "load_constants",
+    "write_constants",
+    "config_baseline",
+    "config_constants",
+    "cost_model",
     "bucketed_vs_single",
     "estimate_stage",
     "model_shape",

@@ -9,6 +9,7 @@ Step time of one stage (seconds)::
     t = F_linear / (G * peak * e_linear)          # GEMMs: 3x forward FLOPs of all matmuls
       + F_attn   / (G * peak * e_attn)            # causal attention scores + AV
       + c_comm   * (TP + CP + EP + DP traffic per GPU / link bandwidth)
+      + d_doc    * documents per data-parallel rank   # fixed cost of each packed document
     t *= 1 + (PP - 1) / microbatches              # pipeline bubble (PP = 1 in the recipe)
 
 * ``F_linear = 3 * tokens * (2 * active matmul params + 2 * hidden * vocab)`` counted on all
@@ -35,9 +36,16 @@ Step time of one stage (seconds)::
   ETP then EP. So CP8 x TP4 crosses nodes while CP2 x TP4 does not: this is what makes the
   16K bucket slower on the 128K parallelism.
 
-``e_linear``, ``e_attn`` and ``c_comm`` are the constants :meth:`CostModel.calibrate` fits by
-least squares from measured step times (step time is linear in ``1/e_linear``, ``1/e_attn``
-and ``c_comm``).
+* Per-document overhead: every packed document pays a fixed cost on each rank that holds it
+  (varlen attention setup, its padding to ``2 * CP``, the latency of its ring-attention steps,
+  kernel launches), whatever its length. A step carries ``global_batch / DP`` documents per
+  data-parallel rank, so a stage of many short documents on a small DP (the 16K bucket on the
+  128K layout, the everything-at-128K baseline) pays it most.
+
+``e_linear``, ``e_attn``, ``c_comm`` and ``d_doc`` are the constants :func:`fit_efficiency`
+fits from measured step times: the step time is linear in ``(1/e_linear, 1/e_attn, c_comm,
+d_doc)``, so the fit is a least squares on relative errors with physical bounds (an efficiency
+is at most 1, a multiplier or an overhead is not negative).
 """
 
 from __future__ import annotations
@@ -58,6 +66,8 @@ __all__ = [
     "ScheduleEstimate",
     "CostModel",
     "calibrate",
+    "fit_efficiency",
+    "FitResult",
     "QWEN3_8B",
     "QWEN3_30B_A3B",
     "PRESETS",
@@ -217,11 +227,13 @@ H100 = Hardware()
 
 @dataclass(frozen=True)
 class Efficiency:
-    """Achieved fractions of peak (GEMMs, attention) and a multiplier on nominal comm time."""
+    """Achieved fractions of peak (GEMMs, attention), a multiplier on nominal comm time and the
+    seconds each packed document costs on each data-parallel rank."""
 
     linear: float = 0.35
     attention: float = 0.35
     comm: float = 1.0
+    doc_overhead: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -310,6 +322,7 @@ class StepBreakdown:
     comm_s: dict[str, float]
     bubble: float
     total_s: float
+    doc_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -407,14 +420,29 @@ class CostModel:
         bubble = 1.0 + (p.pp - 1) / microbatches
         return lin_s, att_s, sum(comm.values()), comm, bubble
 
+    @staticmethod
+    def docs_per_rank(stage: Stage) -> float:
+        """Documents (samples) each data-parallel rank processes per step (full-length samples
+        when the stage does not say its batch)."""
+        docs = stage.global_batch if stage.global_batch else stage.tokens_per_step / stage.context
+        return float(docs) / stage.parallel.dp
+
+    def terms(self, stage: Stage) -> tuple[np.ndarray, float]:
+        """The four features the step time is linear in (GEMM s at peak, attention s at peak,
+        comm s at nominal bandwidth, documents per DP rank) and the pipeline bubble factor."""
+        lin_s, att_s, comm_s, _, bubble = self.features(stage)
+        return np.array([lin_s, att_s, comm_s, self.docs_per_rank(stage)]), bubble
+
     def step_time(self, stage: Stage) -> StepBreakdown:
         e = self.efficiency
         lin_s, att_s, _, comm, bubble = self.features(stage)
         lin = lin_s / e.linear
         att = att_s / e.attention
         comm_scaled = {k: v * e.comm for k, v in comm.items()}
-        total = (lin + att + sum(comm_scaled.values())) * bubble
-        return StepBreakdown(linear_s=lin, attn_s=att, comm_s=comm_scaled, bubble=bubble, total_s=total)
+        doc = e.doc_overhead * self.docs_per_rank(stage)
+        total = (lin + att + sum(comm_scaled.values()) + doc) * bubble
+        return StepBreakdown(linear_s=lin, attn_s=att, comm_s=comm_scaled, bubble=bubble, total_s=total,
+                             doc_s=doc)
 
     def schedule(self, stages: Sequence[Stage]) -> ScheduleEstimate:
         return ScheduleEstimate([StageEstimate(s, self.step_time(s)) for s in stages])
@@ -429,68 +457,123 @@ class CostModel:
         return replace(self, efficiency=calibrate(measured, self, fit=fit))
 
 
-def calibrate(
-    measured: Sequence[tuple[Stage, float]], model: CostModel | ModelShape, *, fit: str = "auto"
-) -> Efficiency:
-    """Least-squares fit of the efficiency constants to measured step times.
+#: The columns each fit mode solves for: 0 GEMM (1/e), 1 attention (1/e), 2 comm multiplier,
+#: 3 per-document seconds; "compute" is GEMM and attention tied to one efficiency.
+_FIT_COLUMNS = {"all": (0, 1, 2, 3), "three": (0, 1, 2), "tied": ("compute", 2), "compute": ("compute",)}
 
-    The step time is linear in ``(1/e_linear, 1/e_attn, c_comm)`` (divided by the pipeline
-    bubble factor), so the fit is ``numpy.linalg.lstsq`` on the three features.
+
+@dataclass(frozen=True)
+class FitResult:
+    """Fitted constants, how many measurements they came from and the relative residuals
+    (predicted / measured - 1, one per measurement, in input order)."""
+
+    efficiency: Efficiency
+    mode: str
+    points: int
+    residuals: tuple[float, ...]
+    at_bound: tuple[str, ...] = ()
+
+    @property
+    def rms(self) -> float:
+        return float(np.sqrt(np.mean(np.square(self.residuals)))) if self.residuals else 0.0
+
+    @property
+    def worst(self) -> float:
+        return float(np.max(np.abs(self.residuals))) if self.residuals else 0.0
+
+
+def _bounded_lstsq(design: np.ndarray, y: np.ndarray, lower: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """min ||design @ x - y|| subject to ``x >= lower`` (a handful of columns: every set of
+    columns held at their bound is tried and the best feasible solution kept, which is the exact
+    optimum of this convex problem)."""
+    n = design.shape[1]
+    scale = np.abs(design).max(axis=0)
+    scale[scale == 0] = 1.0
+    a = design / scale
+    best = None
+    for mask in range(1 << n):
+        held = [k for k in range(n) if mask >> k & 1]
+        free = [k for k in range(n) if not mask >> k & 1]
+        x = np.array(lower, dtype=np.float64)
+        rhs = y - design[:, held] @ x[held] if held else y.copy()
+        if free:
+            coef, *_ = np.linalg.lstsq(a[:, free], rhs, rcond=None)
+            x[free] = coef / scale[free]
+        if np.any(x < lower - 1e-12 * np.maximum(1.0, np.abs(lower))):
+            continue
+        r = float(np.sum((design @ x - y) ** 2))
+        if best is None or r < best[0] - 1e-15 * max(1.0, r):
+            best = (r, x, held)
+    return best[1], best[2]
+
+
+def fit_efficiency(
+    measured: Sequence[tuple[Stage, float]], model: CostModel | ModelShape, *, fit: str = "auto"
+) -> FitResult:
+    """Fit the constants to measured ``(stage, seconds per step)`` pairs.
+
+    The step time is linear in ``(1/e_linear, 1/e_attn, c_comm, d_doc)`` (divided by the
+    pipeline bubble factor). Each measurement's row is divided by its step time, so the fit
+    minimises *relative* errors (a 30 s stage counts as much as a 500 s one). Bounds: an
+    efficiency is at most 1 (``1/e >= 1``), ``c_comm`` and ``d_doc`` are not negative; a
+    constant that ends at its bound is named in :attr:`FitResult.at_bound`.
 
     Args:
-        measured: ``(stage, seconds per step)`` pairs.
-        model: the :class:`CostModel` (its hardware is used) or a bare :class:`ModelShape`.
-        fit: ``"all"`` (three constants, needs >= 3 measurements), ``"tied"`` (one compute
-            efficiency shared by GEMMs and attention, plus ``c_comm``; needs >= 2),
-            ``"compute"`` (one compute efficiency, ``c_comm`` kept), or ``"auto"`` (``all`` with
-            >= 3 measurements, else ``tied``, else ``compute``).
+        fit: ``"all"`` (the four constants, >= 4 measurements), ``"three"`` (GEMM, attention,
+            comm; the model's ``d_doc`` kept; >= 3), ``"tied"`` (one compute efficiency shared
+            by GEMMs and attention, plus comm; >= 2), ``"compute"`` (one compute efficiency), or
+            ``"auto"`` (the most the measurements allow).
 
     Raises:
-        ValueError: too few measurements, or a fitted constant that is not positive (the
-            measurements contradict the model's structure).
+        ValueError: no measurements, too few for ``fit``, a measurement that is not a positive
+            number of seconds, or an unknown ``fit``.
     """
     cm = model if isinstance(model, CostModel) else CostModel(model)
     if not measured:
         raise ValueError("need at least one measurement")
     rows, y = [], []
     for stage, secs in measured:
-        lin, att, comm, _, bubble = cm.features(stage)
-        rows.append((lin, att, comm))
+        if not float(secs) > 0:
+            raise ValueError(f"stage {stage.name!r}: measured step time must be > 0 s, got {secs!r}")
+        f, bubble = cm.terms(stage)
+        rows.append(f)
         y.append(float(secs) / bubble)
     a = np.asarray(rows, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     n = len(y)
     if fit == "auto":
-        fit = "all" if n >= 3 else ("tied" if n == 2 else "compute")
-    if fit == "all":
-        if n < 3:
-            raise ValueError("fit='all' needs >= 3 measurements")
-        design = a
-    elif fit == "tied":
-        if n < 2:
-            raise ValueError("fit='tied' needs >= 2 measurements")
-        design = np.stack([a[:, 0] + a[:, 1], a[:, 2]], axis=1)
-    elif fit == "compute":
-        design = (a[:, 0] + a[:, 1])[:, None]
-        y = y - cm.efficiency.comm * a[:, 2]
-    else:
-        raise ValueError(f"unknown fit {fit!r}")
-    # Scale columns so the solve is well conditioned (features differ by orders of magnitude).
-    scale = np.abs(design).max(axis=0)
-    scale[scale == 0] = 1.0
-    coef, *_ = np.linalg.lstsq(design / scale, y, rcond=None)
-    coef = coef / scale
-    if fit == "all":
-        inv_lin, inv_att, c_comm = coef
-    elif fit == "tied":
-        inv_lin = inv_att = coef[0]
-        c_comm = coef[1]
-    else:
-        inv_lin = inv_att = coef[0]
-        c_comm = cm.efficiency.comm
-    if inv_lin <= 0 or inv_att <= 0 or c_comm < 0:
-        raise ValueError(f"fit gave non-physical constants (1/e_lin={inv_lin}, 1/e_att={inv_att}, c_comm={c_comm})")
-    return Efficiency(linear=float(1.0 / inv_lin), attention=float(1.0 / inv_att), comm=float(c_comm))
+        fit = "all" if n >= 4 else {3: "three", 2: "tied", 1: "compute"}[n]
+    if fit not in _FIT_COLUMNS:
+        raise ValueError(f"unknown fit {fit!r} (allowed: auto, {', '.join(_FIT_COLUMNS)})")
+    cols = _FIT_COLUMNS[fit]
+    if n < len(cols):
+        raise ValueError(f"fit={fit!r} needs >= {len(cols)} measurements, got {n}")
+    e = cm.efficiency
+    kept = np.array([1.0 / e.linear, 1.0 / e.attention, e.comm, e.doc_overhead])
+    names = {0: "linear", 1: "attention", 2: "comm", 3: "doc_overhead", "compute": "compute"}
+    lower_of = {0: 1.0, 1: 1.0, 2: 0.0, 3: 0.0, "compute": 1.0}
+    design = np.stack([a[:, 0] + a[:, 1] if c == "compute" else a[:, c] for c in cols], axis=1)
+    fixed = [k for k in range(4) if k not in cols and not (k in (0, 1) and "compute" in cols)]
+    target = y - a[:, fixed] @ kept[fixed] if fixed else y
+    w = 1.0 / y  # relative errors
+    coef, held = _bounded_lstsq(design * w[:, None], target * w, np.array([lower_of[c] for c in cols]))
+    x = kept.copy()
+    for c, v in zip(cols, coef):
+        if c == "compute":
+            x[0] = x[1] = v
+        else:
+            x[c] = v
+    eff = Efficiency(linear=float(1.0 / x[0]), attention=float(1.0 / x[1]), comm=float(x[2]),
+                     doc_overhead=float(x[3]))
+    resid = tuple(float(v) for v in (a @ x) / y - 1.0)
+    return FitResult(eff, fit, n, resid, tuple(names[cols[k]] for k in held))
+
+
+def calibrate(
+    measured: Sequence[tuple[Stage, float]], model: CostModel | ModelShape, *, fit: str = "auto"
+) -> Efficiency:
+    """The constants :func:`fit_efficiency` fits (without the fit's residuals)."""
+    return fit_efficiency(measured, model, fit=fit).efficiency
 
 
 def gpu_hours(seconds: float, gpus: int) -> float:

@@ -5,8 +5,11 @@ What a composed config knows, given as the typed stage plan
 count, global batch and epochs) and the model shape (:func:`model_shape` of ``cfg.model``).
 Trace lengths come from the data when given (a prepare_sft artifact); otherwise from the
 paper's length mix (arXiv:2512.15489, Table 2) scaled to the plan's largest stage, with the
-paper's 7.5M traces, so a plan can be costed before any data exists. The efficiency constants
-are the cost model's defaults (not calibrated on this cluster).
+paper's 7.5M traces, so a plan can be costed before any data exists. The constants are the
+packaged ones calibrated to the paper's Table 7 (``constants/paper_h100.yaml``) unless the
+config's ``costmodel.profile`` names a profile written by ``nmframe calibrate``; the
+everything-at-the-largest-length baseline runs on ``costmodel.baseline_layout`` when set (the
+paper experiments set the released recipe's TP8 CP8 EP8), else on the final stage's layout.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import numpy as np
 
 from nmframe.buckets import assign_buckets, paper_length_distribution
 
+from .constants import Constants, load_constants
 from .model import CostModel, ModelShape, Parallelism, Stage
 from .paper import stage_for
 from .schedule import ScheduleCost, StageSpec
@@ -42,6 +46,40 @@ def model_shape(m) -> ModelShape:
 def parallelism(layout: "Layout") -> Parallelism:
     """The cost model's view of a stage's layout."""
     return Parallelism(gpus=layout.world, tp=layout.tp, cp=layout.cp, ep=layout.ep, etp=layout.etp, pp=layout.pp)
+
+
+def config_constants(cfg) -> Constants:
+    """The constants a config's plan uses: ``costmodel.profile`` if set, else the packaged ones."""
+    from omegaconf import OmegaConf
+
+    return load_constants(OmegaConf.select(cfg, "costmodel.profile", default=None))
+
+
+def config_baseline(cfg, plan: "StagePlan") -> Parallelism | None:
+    """``costmodel.baseline_layout`` on the plan's GPUs (None when unset: the final stage's)."""
+    from omegaconf import OmegaConf
+
+    from nmframe.errors import ConfigError
+
+    spec = OmegaConf.select(cfg, "costmodel.baseline_layout", default=None)
+    spec = {k: v for k, v in dict(OmegaConf.to_container(spec)).items() if v is not None} if spec else {}
+    if not spec:
+        return None
+    dims = ("tp", "cp", "ep", "etp", "pp")
+    unknown = sorted(set(spec) - set(dims))
+    if unknown:
+        raise ConfigError(f"costmodel.baseline_layout.{unknown[0]}", spec[unknown[0]], "unknown dimension",
+                          allowed=", ".join(dims))
+    try:
+        return Parallelism(gpus=plan.final.layout.world, **{k: int(spec.get(k, 1)) for k in dims})
+    except ValueError as exc:
+        raise ConfigError("costmodel.baseline_layout", spec, str(exc)) from None
+
+
+def cost_model(shape: ModelShape, constants: Constants | None = None) -> CostModel:
+    """A cost model of ``shape`` with ``constants`` (default: the packaged calibrated ones)."""
+    c = constants or load_constants()
+    return CostModel(shape, hardware=c.hardware, efficiency=c.efficiency)
 
 
 @functools.lru_cache(maxsize=8)
@@ -72,32 +110,44 @@ def stage_lengths(plan: "StagePlan", x: np.ndarray) -> dict[str, np.ndarray]:
     return {s.name: x[b == s.index] for s in plan}
 
 
-def estimate_stage(plan: "StagePlan", shape: ModelShape, stage_name: str, lengths=None,
-                   n_traces: int | None = None) -> dict:
-    """Predicted seconds per step, steps, hours and GPU-hours of one stage."""
+def plan_stage(plan: "StagePlan", stage_name: str, lengths=None, n_traces: int | None = None) -> Stage | None:
+    """The cost model's :class:`Stage` of one planned stage (None when no trace falls in it):
+    its traces from ``lengths`` (default the paper's length mix), its layout, batch and epochs."""
     x, scale = _lengths(plan, lengths, n_traces)
     stage = plan.by_name(stage_name)
-    source = "data" if lengths is not None else "paper length mix"
     sel = stage_lengths(plan, x)[stage.name]
     if sel.size == 0:
+        return None
+    return _stage(plan, stage.name, stage.max_len, sel, scale, stage.layout)
+
+
+def estimate_stage(plan: "StagePlan", shape: ModelShape, stage_name: str, lengths=None,
+                   n_traces: int | None = None, *, constants: Constants | None = None) -> dict:
+    """Predicted seconds per step, steps, hours and GPU-hours of one stage."""
+    stage = plan.by_name(stage_name)
+    source = "data" if lengths is not None else "paper length mix"
+    st = plan_stage(plan, stage_name, lengths, n_traces)
+    if st is None:
         return {"stage": stage.name, "step_time_s": 0.0, "steps": 0, "hours": 0.0, "gpu_hours": 0.0, "source": source}
-    est = CostModel(shape).schedule([_stage(plan, stage.name, stage.max_len, sel, scale, stage.layout)])
+    est = cost_model(shape, constants).schedule([st])
     s = est.stages[0]
     return {"stage": stage.name, "parallelism": s.stage.parallel.label(), "step_time_s": round(s.step.total_s, 3),
             "steps": round(s.stage.steps, 1), "hours": round(s.seconds / 3600, 3), "gpu_hours": round(s.gpu_hours, 2),
             "source": source}
 
 
-def bucketed_vs_single(plan: "StagePlan", shape: ModelShape, lengths=None, n_traces: int | None = None) -> dict:
+def bucketed_vs_single(plan: "StagePlan", shape: ModelShape, lengths=None, n_traces: int | None = None, *,
+                       constants: Constants | None = None, baseline: Parallelism | None = None) -> dict:
     """GPU-hours of the bucketed schedule vs every trace in one stage at the largest length
-    (with the largest stage's parallelism)."""
+    (on ``baseline``, default the largest stage's parallelism)."""
     x, scale = _lengths(plan, lengths, n_traces)
-    cm = CostModel(shape)
+    cm = cost_model(shape, constants)
     per = stage_lengths(plan, x)
     stages = [_stage(plan, s.name, s.max_len, per[s.name], scale, s.layout) for s in plan if per[s.name].size]
     last = plan.final
     fit = x[assign_buckets(x, [last.max_len]) >= 0]
-    single = cm.schedule([_stage(plan, f"all@{last.name}", last.max_len, fit, scale, last.layout)])
+    single_stage = _stage(plan, f"all@{last.name}", last.max_len, fit, scale, last.layout)
+    single = cm.schedule([single_stage.with_parallel(baseline) if baseline else single_stage])
     bucketed = cm.schedule(stages)
     return {"bucketed_gpu_hours": bucketed.gpu_hours, "single_gpu_hours": single.gpu_hours,
             "bucketed_hours": bucketed.seconds / 3600, "single_hours": single.seconds / 3600,
@@ -106,14 +156,17 @@ def bucketed_vs_single(plan: "StagePlan", shape: ModelShape, lengths=None, n_tra
             "source": "data" if lengths is not None else "paper length mix"}
 
 
-def schedule_summary(plan: "StagePlan", shape: ModelShape) -> str:
+def schedule_summary(plan: "StagePlan", shape: ModelShape, *, constants: Constants | None = None,
+                     baseline: Parallelism | None = None) -> str:
     """One line: the bucketed schedule's GPU-hours against one stage at the largest length
     ("" for a single stage, where there is nothing to compare)."""
     if len(plan) < 2:
         return ""
-    c = bucketed_vs_single(plan, shape)
-    return (f"training schedule ({shape.name}, {c['source']}, uncalibrated cost model): bucketed "
-            f"{c['bucketed_gpu_hours']:,.0f} GPU-h vs everything at {plan.final.name} {c['single_gpu_hours']:,.0f} GPU-h "
+    c = bucketed_vs_single(plan, shape, constants=constants, baseline=baseline)
+    name = (constants or load_constants()).name
+    at = f" on {baseline.label()}" if baseline else ""
+    return (f"training schedule ({shape.name}, {c['source']}, cost-model constants {name}): bucketed "
+            f"{c['bucketed_gpu_hours']:,.0f} GPU-h vs everything at {plan.final.name}{at} {c['single_gpu_hours']:,.0f} GPU-h "
             f"({c['speedup']:.2f}x)")
 
 

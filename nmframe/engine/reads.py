@@ -30,6 +30,7 @@ KEYS_NO_STEP_READS = {
     "sandbox": "how model-written Python is contained, not what it computes",
     "metrics": "report-only: how maj@k votes and ties are counted when a report is written",
     "evaluate.alpha": "report-only: the confidence level of intervals and paired tests",
+    "costmodel": "plan-only: the constants and baseline the planner estimates GPU-hours with",
 }
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from nmframe.config.stage_plan import STAGE_PLAN_READS, build_stage_plan, stage_pack_settings
-from nmframe.costmodel import estimate_stage, model_shape
+from nmframe.costmodel import config_constants, estimate_stage, model_shape
 from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
 from nmframe.engine.dag import PREVIOUS_TASK
 from nmframe.engine.step import scratch_dir as engine_scratch_dir
@@ -120,7 +120,8 @@ class TrainStage(Step):
 
     def estimate(self, cfg, params, lengths=None) -> dict:
         """Predicted step time and GPU-hours of this stage (see :mod:`nmframe.costmodel.plan`)."""
-        return estimate_stage(build_stage_plan(cfg), model_shape(cfg.model), params["stage"], lengths)
+        return estimate_stage(build_stage_plan(cfg), model_shape(cfg.model), params["stage"], lengths,
+                              constants=config_constants(cfg))
 
     def run(self, ctx: StepContext) -> None:
         cfg, params = ctx.cfg, ctx.params

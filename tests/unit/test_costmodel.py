@@ -1,5 +1,6 @@
 """Step-time model: presets, scaling properties, calibration and the paper comparison."""
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -113,8 +114,8 @@ def test_calibration_recovers_known_constants():
     assert (e.linear, e.attention, e.comm) == pytest.approx((0.2, 0.2, 3.0), rel=1e-6)
     with pytest.raises(ValueError):
         calibrate(two, QWEN3_30B_A3B, fit="all")
-    with pytest.raises(ValueError, match="non-physical"):
-        calibrate([(stages[0], 100.0), (stages[1], 1.0)], QWEN3_30B_A3B, fit="tied")
+    with pytest.raises(ValueError, match="must be > 0 s"):
+        calibrate([(stages[0], 100.0), (stages[1], 0.0)], QWEN3_30B_A3B, fit="tied")
 
 
 def test_schedule_gpu_hours():
@@ -163,3 +164,242 @@ def test_stage_from_lengths_uses_bin_composition():
     full = Stage(name="f", context=16_384, parallel=par, steps=1, tokens_per_step=40_000)
     cm = CostModel(QWEN3_8B)
     assert cm.step_time(full).attn_s > cm.step_time(packed).attn_s > cm.step_time(s).attn_s
+
+
+# -- Table 7 (arXiv:2512.15489), constants files, calibration from a run ------------------------
+SMALL = {"n": 750_000, "pack_sample": 30_000}
+
+
+@pytest.fixture(scope="module")
+def table7():
+    from nmframe.costmodel.paper import table7_fit
+
+    return table7_fit(**SMALL)
+
+
+def test_fit_reproduces_table7_stage_costs_and_speedup(table7):
+    r = table7
+    assert r.stages == ("16K", "32K", "64K", "128K") and r.fit.points == 5 and r.fit.mode == "all"
+    assert r.worst_stage_error <= 0.15, r.stage_errors
+    assert abs(r.full_error) <= 0.15
+    assert 1.9 <= r.speedup <= 2.5
+    # every constant is physical: efficiencies in (0, 1], comm and per-document cost not negative
+    e = r.fit.efficiency
+    assert 0 < e.linear <= 1 and 0 < e.attention <= 1 and e.comm >= 0 and e.doc_overhead >= 0
+    # residuals are the stage errors, in order, then the full run
+    assert r.fit.residuals == pytest.approx([*r.stage_errors, r.full_error], abs=1e-9)
+
+
+def test_leave_one_out_predicts_the_full_run_without_fitting_it(table7):
+    from nmframe.costmodel import CostModel, QWEN3_30B_A3B
+    from nmframe.costmodel.paper import PAPER_TABLE7_FULL, table7_stages
+
+    r = table7
+    assert r.loo.points == 4 and len(r.loo.residuals) == 4
+    _, full = table7_stages(**SMALL)
+    assert full.parallel == Parallelism(gpus=256, tp=8, cp=8, ep=8)   # the released recipe's 128K layout
+    want = CostModel(QWEN3_30B_A3B, efficiency=r.loo.efficiency).step_time(full).total_s * full.steps
+    assert r.loo_full_s == pytest.approx(want)
+    assert r.loo_full_error == pytest.approx(want / PAPER_TABLE7_FULL - 1)
+    assert r.loo.efficiency != r.fit.efficiency
+
+
+def test_bench_prints_the_fit_and_leave_one_out_figure(table7):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
+    from bench_costmodel import report
+
+    out = subprocess.run([sys.executable, "bench/bench_costmodel.py", "--n", str(SMALL["n"]), "--pack-sample",
+                          str(SMALL["pack_sample"])], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parents[2]).stdout.splitlines()
+    want = report(table7)
+    assert out[-1] == want[-1]
+    assert re.fullmatch(r"costmodel: speedup \d\.\d\d \(paper 2\.2\), worst stage error \d+\.\d%, "
+                        r"full-run error \d+\.\d%", out[-1])
+    loo = next(line for line in out if line.startswith("leave-one-out"))
+    assert loo in want and f"({table7.loo_full_error:+.1%})" in loo
+
+
+def test_shipped_constants_are_calibrated_to_table7():
+    from nmframe.costmodel import load_constants
+    from nmframe.costmodel.paper import PAPER_TABLE7, PAPER_TABLE7_FULL, table7_stages
+
+    c = load_constants()
+    assert c.name == "paper_h100" and c.fit["points"] == 5 and c.hardware.peak_flops == 989e12
+    cm = CostModel(QWEN3_30B_A3B, hardware=c.hardware, efficiency=c.efficiency)
+    stages, full = table7_stages(**SMALL)
+    for s in stages:
+        assert cm.step_time(s).total_s * s.steps == pytest.approx(PAPER_TABLE7[s.name], rel=0.15)
+    bucketed = sum(cm.step_time(s).total_s * s.steps for s in stages)
+    full_s = cm.step_time(full).total_s * full.steps
+    assert full_s == pytest.approx(PAPER_TABLE7_FULL, rel=0.15)
+    assert full_s / bucketed == pytest.approx(2.2, abs=0.3)
+
+
+def test_bounded_fit_holds_an_efficiency_at_one():
+    from nmframe.costmodel import fit_efficiency
+
+    # attention three times faster than peak cannot be fitted: it is held at 1 and reported
+    truth = CostModel(QWEN3_30B_A3B, efficiency=Efficiency(linear=0.2, attention=3.0, comm=2.0, doc_overhead=0.01))
+    stages = [stage(context=c, tokens=2048 * t, sum_sq=2048 * q, cp=cp, ep=ep, tp=tp)
+              for c, t, q, tp, cp, ep in ((16_384, 4600, 3.9e7, 4, 2, 4), (32_768, 24_000, 6.0e8, 4, 4, 8),
+                                         (65_536, 47_000, 2.3e9, 4, 8, 8), (131_072, 15_000, 2.0e8, 8, 8, 8),
+                                         (131_072, 90_000, 8.0e9, 4, 8, 8))]
+    r = fit_efficiency([(s, truth.step_time(s).total_s) for s in stages], QWEN3_30B_A3B)
+    assert r.efficiency.attention == 1.0 and "attention" in r.at_bound
+    assert r.worst > 0  # the clamped fit no longer reproduces the data exactly
+    exact = CostModel(QWEN3_30B_A3B, efficiency=Efficiency(0.2, 0.7, 2.0, 0.01))
+    r2 = fit_efficiency([(s, exact.step_time(s).total_s) for s in stages], QWEN3_30B_A3B)
+    assert (r2.efficiency.linear, r2.efficiency.attention, r2.efficiency.comm, r2.efficiency.doc_overhead) == \
+        pytest.approx((0.2, 0.7, 2.0, 0.01), rel=1e-6)
+    assert r2.at_bound == () and r2.worst < 1e-9
+
+
+def test_constants_file_errors_name_the_file_and_key(tmp_path):
+    from nmframe.costmodel import load_constants
+    from nmframe.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no such constants file"):
+        load_constants(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("efficiency: {linear: 0.3, attention: 0.5, comm: 1.0, typo: 2}\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: efficiency\.typo"):
+        load_constants(bad)
+    bad.write_text("efficiency: {linear: 1.5}\n")
+    with pytest.raises(ConfigError, match=r"efficiency\.linear=1\.5: must be in \(0, 1\]"):
+        load_constants(bad)
+
+
+# -- nmframe calibrate -------------------------------------------------------------------------
+TRUTH = Efficiency(linear=0.25, attention=0.6, comm=3.0, doc_overhead=0.02)
+
+
+def _synthetic_run(tmp_path, steps: str | None):
+    """A planned run (paper buckets, Qwen3-30B-A3B) whose train_stage tasks finished with step
+    times generated from TRUTH (first step slower: warm-up). ``steps=None`` keeps the
+    experiment's pipeline."""
+    import json
+
+    from nmframe.config import compose_points
+    from nmframe.config.stage_plan import build_stage_plan
+    from nmframe.costmodel.plan import plan_stage
+    from nmframe.engine.orchestrate import make_plan, write_run
+
+    ov = ["experiment=paper/table5_bucketed_vs_full", f"paths.outputs={tmp_path}"]
+    if steps:
+        ov.append(f"pipeline.steps={steps}")
+    plan = make_plan(compose_points(ov, multirun=False))
+    rd = write_run(plan, ["test"])
+    cfg = plan.points[0][1]
+    truth = CostModel(QWEN3_30B_A3B, efficiency=TRUTH)
+    want = {}
+    for e in plan.entries:
+        if e.task.step != "train_stage":
+            continue
+        name = e.task.params["stage"]
+        t = truth.step_time(plan_stage(build_stage_plan(cfg), name)).total_s
+        want[name] = t
+        art = tmp_path / "artifacts" / "train_stage" / e.task.key
+        art.mkdir(parents=True)
+        (art / "losses.json").write_text(json.dumps({"losses": [1.0] * 4, "step_times": [5 * t, t, t, t],
+                                                     "tokens": 1, "steps": 4}))
+    return rd, want
+
+
+@pytest.mark.slow
+def test_calibrate_recovers_known_constants_from_a_run(tmp_path, capsys):
+    from nmframe.cli import main
+    from nmframe.config import compose
+    from nmframe.config.stage_plan import build_stage_plan
+    from nmframe.costmodel import config_constants, estimate_stage, load_constants, model_shape
+
+    rd, want = _synthetic_run(tmp_path, None)
+    assert sorted(want) == ["ctx128k", "ctx16k", "ctx32k", "ctx64k"]
+    out = tmp_path / "profile.yaml"
+    assert main(["calibrate", str(rd.path), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "fitted 4 constants (fit=all) to 4 measured stage step times" in text
+    assert "exact fit" in text and f"wrote {out}" in text
+    prof = load_constants(out)
+    e = prof.efficiency
+    assert (e.linear, e.attention, e.comm, e.doc_overhead) == pytest.approx(
+        (TRUTH.linear, TRUTH.attention, TRUTH.comm, TRUTH.doc_overhead), rel=1e-6)
+    assert prof.fit["points"] == 4 and prof.fit["worst"] < 1e-6
+    # the planner uses the profile when costmodel.profile points at it
+    cfg = compose(["experiment=paper/table5_bucketed_vs_full", f"costmodel.profile={out}"])
+    assert config_constants(cfg).efficiency == e
+    est = estimate_stage(build_stage_plan(cfg), model_shape(cfg.model), "ctx32k", constants=config_constants(cfg))
+    assert est["step_time_s"] == pytest.approx(want["ctx32k"], rel=1e-3)
+    # three points: three constants, the per-document cost kept from the base constants
+    assert main(["calibrate", str(rd.path), "--out", str(out), "--fit", "three"]) == 0
+    assert "fitted 3 constants (fit=three)" in capsys.readouterr().out
+
+
+def test_calibrate_says_when_a_run_has_no_train_stage_step_times(tmp_path, capsys):
+    from nmframe.cli import main
+
+    rd, want = _synthetic_run(tmp_path, "[ingest]")
+    assert want == {}
+    assert main(["calibrate", str(rd.path), "--out", str(tmp_path / "p.yaml")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "has no train_stage step times to calibrate from (no train_stage task)" in err[0]
+    assert not (tmp_path / "p.yaml").exists()
+
+
+@pytest.mark.slow
+def test_readme_cost_model_commands_run(tmp_path, capsys, monkeypatch):
+    import shlex
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from nmframe.cli import main
+
+    root = Path(__file__).parents[2]
+    readme = (root / "README.md").read_text()
+    section = readme.split("### Step times and GPU-hours: the cost model", 1)[1].split("\n## ", 1)[0]
+    quoted = re.search(r"`(costmodel: speedup [^`]+)`", section).group(1)
+    assert "`python bench/bench_costmodel.py`" in section
+    bench = subprocess.run([sys.executable, "bench/bench_costmodel.py"], capture_output=True, text=True, check=True,
+                           cwd=root).stdout.splitlines()
+    assert bench[-1] == quoted
+    rd, _ = _synthetic_run(tmp_path, None)
+    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    cmds = [line.split("#", 1)[0].strip() for line in block.splitlines() if line.strip()]
+    assert [c.split()[:2] for c in cmds] == [["nmframe", "calibrate"], ["nmframe", "plan"]]
+    monkeypatch.chdir(tmp_path)
+    for cmd in cmds:
+        argv = shlex.split(cmd.replace("outputs/runs/<run>", str(rd.path)))[1:]
+        assert main(argv + ([f"paths.outputs={tmp_path}"] if argv[0] == "plan" else [])) == 0, cmd
+    out = capsys.readouterr().out
+    assert "fitted 4 constants" in out and (tmp_path / "my_cluster.yaml").is_file()
+    assert "cost-model constants my_cluster" in out and "everything at ctx128k on TP8 CP8 EP8" in out
+
+
+def test_baseline_layout_knob():
+    from nmframe.config import compose
+    from nmframe.config.compose import OverrideError
+    from nmframe.config.stage_plan import build_stage_plan
+    from nmframe.costmodel import bucketed_vs_single, config_baseline, model_shape
+    from nmframe.errors import ConfigError
+
+    plain = compose(["model=qwen3_30b_a3b", "buckets=paper", "trainer=megatron"])
+    paper = compose(["experiment=paper/table5_bucketed_vs_full"])
+    assert config_baseline(plain, build_stage_plan(plain)) is None
+    base = config_baseline(paper, build_stage_plan(paper))
+    assert base == Parallelism(gpus=256, tp=8, cp=8, ep=8)
+    plan, shape = build_stage_plan(paper), model_shape(paper.model)
+    own = bucketed_vs_single(plan, shape)
+    released = bucketed_vs_single(plan, shape, baseline=base)
+    assert released["bucketed_gpu_hours"] == pytest.approx(own["bucketed_gpu_hours"])
+    assert released["single_gpu_hours"] > own["single_gpu_hours"]   # TP8 CP8 at DP4 is the slower layout
+    assert "TP8 CP8 EP8" in released["table"]
+    bad = compose(["model=qwen3_30b_a3b", "buckets=paper", "trainer=megatron",
+                   "costmodel.baseline_layout={tp: 3, cp: 8}"])
+    with pytest.raises(ConfigError, match=r"costmodel\.baseline_layout=.*not divisible"):
+        config_baseline(bad, build_stage_plan(bad))
+    with pytest.raises(OverrideError, match=r"unknown key 'costmodel\.baseline_layout\.tq'; allowed keys .*: tp, cp"):
+        compose(["model=qwen3_30b_a3b", "buckets=paper", "trainer=megatron", "costmodel.baseline_layout={tq: 8}"])
