@@ -49,6 +49,10 @@ CHEAP: dict[str, tuple[int, list[str]]] = {
 
 # command -> "tests/<file>.py::<test>: what that test runs in its place"
 RUN_ELSEWHERE: dict[str, str] = {
+    "nmframe calibrate outputs/runs/<run> --out my_cluster.yaml":
+        "tests/unit/test_costmodel.py::test_readme_cost_model_commands_run: calibrates a run directory with step times",
+    "nmframe plan experiment=paper/full_recipe costmodel.profile=my_cluster.yaml":
+        "tests/unit/test_costmodel.py::test_readme_cost_model_commands_run: plans with the profile it wrote",
     "nmframe run experiment=quickstart":
         "tests/integration/test_quickstart_e2e.py::test_quickstart_runs_end_to_end_and_reports: the same, "
         "outputs in a temporary folder (slow)",
