@@ -107,17 +107,27 @@ class Evaluate(Step):
         if params.get("tir"):
             out.update(select(cfg, "tir.max_calls", "tir.output_chars", "tir.call_timeout_s"))
         if bench.grader == "llm-judge":
+            from nmframe.curation.llm import SERVED_SPECS, llm_slice
+
             out.update(select(cfg, "evaluate.judge", "evaluate.judge_model"))
+            if cfg.evaluate.judge in SERVED_SPECS:
+                out["judge_llm"] = llm_slice(cfg, str(cfg.evaluate.judge))
         else:
             out.update(select(cfg, "answers.grade_timeout_s"))
         return out
 
     def resources(self, cfg, params):
+        """The evaluated model's GPUs; a served judge (evaluate.judge=judge_llm) is opened after the model
+        is closed, on the same GPUs, so the task asks for the larger of the two."""
+        from nmframe.benchmarks import get_benchmark
+        from nmframe.curation.llm import llm_gpus
         from nmframe.evaluation.model import backend_kind
 
         ev = cfg.evaluate
         kind = backend_kind(cfg)
         gpus = int(ev.tensor_parallel_size) if kind == "vllm" or (kind == "openai" and not ev.endpoint) else 0
+        if get_benchmark(params["benchmark"]).grader == "llm-judge":
+            gpus = max(gpus, llm_gpus(cfg, ev.judge)[0])
         return Resources(cpus=int(ev.cpus), gpus=gpus, time_min=int(ev.time_min), mem_gb=None)
 
     def run(self, ctx: StepContext) -> None:
@@ -137,13 +147,11 @@ class Evaluate(Step):
         problems, load_report = bench.load(cfg, ev.max_problems)
         mine = [pr for pr in problems if shard_of(pr["id"], ev.shards) == p["shard"]]
         by_id = {pr["id"]: pr for pr in mine}
-        judge = None
-        if bench.grader == "llm-judge":
-            judge = load_backend(ev.judge, cfg)
-            if judge is None:
-                raise RuntimeError(f"benchmark {bench.name} is graded by an LLM judge: set evaluate.judge="
-                                   "'module:factory' (e.g. nmframe.evaluation.judge:chat_endpoint with "
-                                   "evaluate.judge_endpoint=http://host:8000/v1)")
+        if bench.grader == "llm-judge" and not ev.judge:
+            raise RuntimeError(f"benchmark {bench.name} is graded by an LLM judge: set evaluate.judge=judge_llm "
+                               "(with a judge_llm group choice, e.g. judge_llm=qwen2_5_32b_instruct) or "
+                               "'module:factory' (e.g. nmframe.evaluation.judge:chat_endpoint with "
+                               "evaluate.judge_endpoint=http://host:8000/v1)")
         scratch = scratch_dir(cfg, ctx.task.key)
         scratch.mkdir(parents=True, exist_ok=True)
         model = resolve_model(cfg, ctx.inputs.get("model"), scratch)
@@ -197,6 +205,8 @@ class Evaluate(Step):
         if len(samples) != len(mine) * n:
             raise RuntimeError(f"{writer.final} has {len(samples)} records for {len(mine)} problems x {n} samples")
         samples.sort(key=lambda r: (str(r["problem_id"]), int(r["sample_index"])))
+        # the judge opens once the evaluated model is closed: a served judge takes the same GPUs
+        judge = load_backend(ev.judge, cfg) if bench.grader == "llm-judge" else None
         records = bench.grade(samples, by_id, cfg, log=ctx.log, judge=judge)
         with open(ctx.out_dir / "records.jsonl", "w", encoding="utf-8") as f:
             for r in records:
