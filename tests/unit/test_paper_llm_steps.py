@@ -90,3 +90,20 @@ def test_plan_command_shows_the_llm_steps(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "LLM steps: none (heuristic curation, math-verify answer agreement)" in text
     assert "g " not in next(line for line in text.splitlines() if "│ classify " in line).split("│")[6]
+
+
+def test_readme_commands_for_the_llm_steps(tmp_path, capsys):
+    import shlex
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    cmds = [line.split("#")[0].strip() for line in readme.splitlines()
+            if line.startswith("nmframe plan experiment=paper/table3 launcher=dryrun")]
+    assert len(cmds) == 2
+    outputs = []
+    for cmd in cmds:
+        argv = shlex.split(cmd)
+        assert argv[0] == "nmframe" and main([*argv[1:], f"paths.outputs={tmp_path / 'o'}"]) == 0
+        outputs.append(" ".join(capsys.readouterr().out.split()))
+    assert ("LLM steps: classify (filters.classify_method=rules_llm), decontaminate (filters.decontam_method=rules_llm), "
+            "validate_answers (answers.judge) -> judge_llm Qwen/Qwen2.5-32B-Instruct (vllm, TP4)") in outputs[0]
+    assert "LLM steps: none (heuristic curation, math-verify answer agreement)" in outputs[1]
