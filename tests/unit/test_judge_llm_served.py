@@ -96,6 +96,26 @@ def test_answer_judge_is_asked_and_an_unreadable_reply_is_no_judgement(verdict_m
         assert (r.status, r.expected_answer) == ("replaced", "16")  # neither reply counts as agreement
 
 
+def test_hle_math_is_graded_by_the_served_judge_from_a_thread_pool(verdict_model, tmp_path):
+    from nmframe.benchmarks import get_benchmark
+
+    hle = tmp_path / "hle.jsonl"
+    hle.write_text("".join(json.dumps({"id": f"h{i}", "question": f"Find x{i}.", "answer": str(i),
+                                       "category": "Math"}) + "\n" for i in range(3)))
+    bench = get_benchmark("hle-math")
+    for max_tokens, outcome, reason in ((24, "wrong", "judge: no"), (1, "ungraded", "judge: no judgement")):
+        cfg = compose(["experiment=quickstart", *served(verdict_model, f"prep.max_tokens={max_tokens}"),
+                       "evaluate.judge=judge_llm", f"evaluate.hle_math_file={hle}", "evaluate.judge_workers=3"])
+        problems, _ = bench.load(cfg)
+        samples = [{"problem_id": p["id"], "sample_index": 0, "final_answer": p["expected_answer"],
+                    "messages": [{"role": "user", "content": "q"},
+                                 {"role": "assistant", "content": f"\\boxed{{{p['expected_answer']}}}"}],
+                    "tokens": {"completion": 5}, "finish_reason": "stop"} for p in problems]
+        recs = bench.grade(samples, {p["id"]: p for p in problems}, cfg, judge=load_backend("judge_llm", cfg))
+        # the served model says "no" to every answer, right or not: its verdict, read, is what grades
+        assert [(r["outcome"], r["grade_reason"]) for r in recs] == [(outcome, reason)] * 3
+
+
 def _rows(path):
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
