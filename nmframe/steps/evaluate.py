@@ -132,7 +132,7 @@ class Evaluate(Step):
 
     def run(self, ctx: StepContext) -> None:
         from nmframe.benchmarks import get_benchmark
-        from nmframe.curation.llm import load_backend
+        from nmframe.curation.llm import SERVED_SPECS, load_backend
         from nmframe.evaluation.configs import resolve_prompt_format
         from nmframe.evaluation.model import open_model_backend, resolve_model
         from nmframe.evaluation.sampling import sample_problems
@@ -152,6 +152,9 @@ class Evaluate(Step):
                                "(with a judge_llm group choice, e.g. judge_llm=qwen2_5_32b_instruct) or "
                                "'module:factory' (e.g. nmframe.evaluation.judge:chat_endpoint with "
                                "evaluate.judge_endpoint=http://host:8000/v1)")
+        # a judge client is built (and its settings checked) before sampling; a served judge (judge_llm)
+        # opens once the evaluated model is closed, as it takes the same GPUs
+        judge = load_backend(ev.judge, cfg) if bench.grader == "llm-judge" and ev.judge not in SERVED_SPECS else None
         scratch = scratch_dir(cfg, ctx.task.key)
         scratch.mkdir(parents=True, exist_ok=True)
         model = resolve_model(cfg, ctx.inputs.get("model"), scratch)
@@ -205,8 +208,8 @@ class Evaluate(Step):
         if len(samples) != len(mine) * n:
             raise RuntimeError(f"{writer.final} has {len(samples)} records for {len(mine)} problems x {n} samples")
         samples.sort(key=lambda r: (str(r["problem_id"]), int(r["sample_index"])))
-        # the judge opens once the evaluated model is closed: a served judge takes the same GPUs
-        judge = load_backend(ev.judge, cfg) if bench.grader == "llm-judge" else None
+        if bench.grader == "llm-judge" and judge is None:
+            judge = load_backend(ev.judge, cfg)
         records = bench.grade(samples, by_id, cfg, log=ctx.log, judge=judge)
         with open(ctx.out_dir / "records.jsonl", "w", encoding="utf-8") as f:
             for r in records:
