@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -113,6 +114,26 @@ def llm_gpus(cfg, spec: str | None) -> tuple[int, int]:
     return min(tp, per_node), -(-tp // per_node)
 
 
+def _local_chat_tokenizer(model: str):
+    """The model's tokenizer, for its chat template, when the backend has none (an OpenAI-compatible
+    server takes raw text): a builtin, a local folder or a hub id already in the local cache; never a
+    download. None (the bare prompt is sent, with a warning) when there is no local copy."""
+    from pathlib import Path
+
+    try:
+        if model.startswith("builtin:"):
+            from nmframe.models.tiny import load_tokenizer
+
+            return load_tokenizer(model)
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(model, local_files_only=not Path(model).is_dir())
+    except Exception as exc:  # noqa: BLE001 - no local tokenizer: the prompt goes as it is
+        logging.getLogger(__name__).warning("no local tokenizer of %s (%s): its prompts are sent without the "
+                                            "chat template", model, str(exc).splitlines()[0][:120])
+        return None
+
+
 def _open_served(cfg, name: str, log_dir=None):
     """The served LLM ``name``'s backend, as a context manager (the one call into the generation backends)."""
     from nmframe.generation.registry import open_backend
@@ -127,6 +148,8 @@ def _served_complete(cfg, backend, model: str) -> Callable[[list[str]], list[Rep
     prep = cfg.prep
     harmony = teacher_is_gpt_oss(model)
     tok = getattr(backend, "tokenizer", None)
+    if tok is None and not harmony:
+        tok = _local_chat_tokenizer(model)
 
     def fmt(text: str) -> str:
         if harmony:

@@ -86,6 +86,21 @@ def test_served_judge_llm_replies_through_the_hf_backend(verdict_model):
         assert [r.text for r in llm.ask(["Is 1/2 equal to 0.5?", "Say something."])] == [REPLY, REPLY]
 
 
+def test_served_judge_llm_behind_an_openai_endpoint_gets_its_chat_template(verdict_model):
+    from nmframe.generation.hf_backend import HfBackend
+    from nmframe.testing.completions_server import CompletionsServer
+
+    seen = []
+    with CompletionsServer(HfBackend(str(verdict_model)), hook=lambda body: seen.append(body["prompt"])) as server:
+        cfg = compose(["experiment=quickstart", *served(verdict_model, "prep.judge_llm.backend=openai",
+                                                        f"prep.judge_llm.endpoint={server.endpoint}")])
+        assert llm_gpus(cfg, "judge_llm") == (0, 1)  # a running server: the task only sends requests
+        with open_llm(cfg, "judge_llm") as llm:
+            assert [r.text for r in llm.ask(["Is 1/2 equal to 0.5?"])] == [REPLY]
+    # the raw-text endpoint got the instruction model's chat turn, not the bare question
+    assert seen == ["<|im_start|>user\nIs 1/2 equal to 0.5?<|im_end|>\n<|im_start|>assistant\n"]
+
+
 def test_answer_judge_is_asked_and_an_unreadable_reply_is_no_judgement(verdict_model):
     problems = [{"id": "p", "problem": "Compute $4 \\cdot 4$.", "expected_answer": "61"}]
     answers = {"p": ["16", "16", "16"]}  # math-verify: none agrees with 61, so the judge is asked about "16"
