@@ -159,6 +159,37 @@ def print_plan(plan, show_cfg: bool = False) -> None:
         line = schedule_comparison(cfg)
         if line:
             console.print(line)
+    for line in dict.fromkeys(llm_steps_summary(cfg) for _, cfg in plan.points):
+        console.print(line, markup=False)
+
+
+def llm_steps_summary(cfg) -> str:
+    """One line: which steps of the pipeline ask an LLM, by which setting, and what serves it, e.g.
+    ``LLM steps: classify (filters.classify_method=rules_llm) -> judge_llm Qwen/Qwen2.5-32B-Instruct (vllm, TP4)``."""
+    from nmframe.curation.llm import SERVED_SPECS, served_spec
+
+    steps, f = set(cfg.pipeline.steps), cfg.filters
+    uses = []  # (step, setting, LLM name)
+    if "classify" in steps and str(f.classify_method) == "rules_llm":
+        uses.append(("classify", "filters.classify_method=rules_llm", cfg.prep.backend))
+    if "decontaminate" in steps and str(f.decontam_method) == "rules_llm":
+        uses.append(("decontaminate", "filters.decontam_method=rules_llm", cfg.prep.backend))
+    uses += [(s, "prep.backend", cfg.prep.backend) for s in ("extract_problems", "extract_answers") if s in steps]
+    if "validate_answers" in steps and cfg.answers.judge:
+        uses.append(("validate_answers", "answers.judge", cfg.answers.judge))
+    if "evaluate" in steps and cfg.evaluate.judge and "hle-math" in list(cfg.evaluate.benchmarks):
+        uses.append(("evaluate hle-math", "evaluate.judge", cfg.evaluate.judge))
+    uses = [u for u in uses if str(u[2] or "none") != "none"]
+    if not uses:
+        return "LLM steps: none (heuristic curation, math-verify answer agreement)"
+    parts = []
+    for name in dict.fromkeys(str(u[2]) for u in uses):
+        who = ", ".join(f"{s} ({k})" for s, k, n in uses if str(n) == name)
+        if name in SERVED_SPECS:
+            spec = served_spec(cfg, name)
+            name = f"{name} {spec.model} ({spec.backend}, TP{spec.tensor_parallel_size})"
+        parts.append(f"{who} -> {name}")
+    return "LLM steps: " + "; ".join(parts)
 
 
 def schedule_comparison(cfg) -> str:

@@ -11,7 +11,8 @@ Grading: a sample without a final answer is wrong (nothing to judge). Otherwise 
 the question, the sample's final response and the reference answer and ends with
 ``Judgement: yes`` or ``Judgement: no``. A reply without a readable judgement, or a judge call
 that fails, makes the sample "ungraded": counted apart, never wrong. The judge is a callable
-``judge(prompt) -> reply`` named by ``evaluate.judge`` (``"module:factory"``, ``factory(cfg)``).
+``judge(prompt) -> reply`` named by ``evaluate.judge`` (``judge_llm``: the served ``prep.judge_llm``, or
+``"module:factory"``, ``factory(cfg)``).
 """
 from __future__ import annotations
 
@@ -90,8 +91,9 @@ class HleMath(Benchmark):
         from nmframe.curation.llm import ask
 
         if judge is None:
-            raise BenchmarkError("hle-math is graded by an LLM judge: set evaluate.judge='module:factory' "
-                                 "(e.g. nmframe.evaluation.judge:chat_endpoint with evaluate.judge_endpoint)")
+            raise BenchmarkError("hle-math is graded by an LLM judge: set evaluate.judge=judge_llm (with "
+                                 "judge_llm=qwen2_5_32b_instruct) or 'module:factory' (e.g. "
+                                 "nmframe.evaluation.judge:chat_endpoint with evaluate.judge_endpoint)")
         recs, prompts = [], []
         for s in samples:
             prob = problems[str(s["problem_id"])]

@@ -55,6 +55,7 @@ def validate(cfg: DictConfig) -> None:
     if str(t.backend) not in backends:
         raise ConfigError("teacher.backend", str(t.backend), "unknown generation backend",
                           allowed=", ".join(backends))
+    _check_judge_llm(cfg, backends)
     if not 0.0 < t.top_p <= 1.0:
         raise ConfigError("teacher.top_p", t.top_p, "must be in (0, 1]")
     if t.temperature < 0:
@@ -69,3 +70,18 @@ def validate(cfg: DictConfig) -> None:
                           allowed="bf16, fp32 for trainer.backend=torch")
     if cfg.launcher.max_parallel < 1:
         raise ConfigError("launcher.max_parallel", cfg.launcher.max_parallel, "must be >= 1")
+
+
+def _check_judge_llm(cfg: DictConfig, backends: list[str]) -> None:
+    """``judge_llm`` named as an LLM needs a judge_llm group choice, served by a registered backend."""
+    j = cfg.prep.judge_llm
+    users = [k for k, v in (("prep.backend", cfg.prep.backend), ("answers.judge", cfg.answers.judge),
+                            ("evaluate.judge", cfg.evaluate.judge)) if v == "judge_llm"]
+    if users and j is None:
+        raise ConfigError(users[0], "judge_llm", "names the served LLM prep.judge_llm, which is not set",
+                          allowed="a judge_llm group choice, e.g. judge_llm=qwen2_5_32b_instruct")
+    if j is not None and str(j.backend) not in backends:
+        raise ConfigError("prep.judge_llm.backend", str(j.backend), "unknown generation backend",
+                          allowed=", ".join(backends))
+    if j is not None and int(j.tensor_parallel_size) < 1:
+        raise ConfigError("prep.judge_llm.tensor_parallel_size", j.tensor_parallel_size, "must be >= 1")

@@ -25,7 +25,8 @@ from omegaconf.errors import OmegaConfBaseException
 from nmframe.config.schema import NmConfig, register_schemas
 from nmframe.config.checks import ConfigError, validate
 
-GROUPS = ("source", "mode", "tir", "buckets", "model", "parallelism", "teacher", "trainer", "launcher", "experiment")
+GROUPS = ("source", "mode", "tir", "buckets", "model", "parallelism", "teacher", "judge_llm", "trainer", "launcher",
+          "experiment")
 
 
 class OverrideError(ValueError):

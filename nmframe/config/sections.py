@@ -9,6 +9,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import List, Optional
 
+from omegaconf import MISSING
+
 
 @dataclass
 class GenerateConfig:
@@ -41,7 +43,7 @@ class AnswersConfig:
     workers: Optional[int] = None     # grading processes (default: all cores)
     samples_step: str = "generate"    # the step whose samples.jsonl feed validation and the filters
     validate_mode: str = "high"       # reasoning effort of the samples that validate answers (paper: high)
-    judge: Optional[str] = None       # LLM judge of agreement: "teacher" (the run's teacher backend) or "module:factory" (factory(cfg) -> callable(prompt) -> reply); None: math-verify only
+    judge: Optional[str] = None       # LLM judge of agreement: "teacher" (the run's teacher backend), "judge_llm" (prep.judge_llm) or "module:factory" (factory(cfg) -> callable(prompt) -> reply); None: math-verify only
     judge_max_answers: int = 4        # distinct unconfirmed answers per problem shown to the judge
 
 
@@ -117,7 +119,7 @@ class EvaluateConfig:
     time_min: int = 720
     comp_math_file: str = "pkg://benchmarks/comp-math-24-25.jsonl"
     hle_math_file: Optional[str] = None  # HLE-Math problems (not shipped; required when hle-math is evaluated)
-    judge: Optional[str] = None       # LLM judge "module:factory" (hle-math); e.g. nmframe.evaluation.judge:chat_endpoint
+    judge: Optional[str] = None       # LLM judge (hle-math): judge_llm (prep.judge_llm, served after sampling) | "module:factory", e.g. nmframe.evaluation.judge:chat_endpoint
     judge_endpoint: Optional[str] = None  # OpenAI-compatible base URL of the judge (chat_endpoint factory)
     judge_model: str = "Qwen/Qwen2.5-32B-Instruct"
     judge_workers: int = 16
@@ -125,11 +127,29 @@ class EvaluateConfig:
 
 
 @dataclass
+class JudgeLLMConfig:
+    """A served instruction model for the LLM steps (config group judge_llm, at prep.judge_llm), named
+    ``judge_llm`` by ``prep.backend``, ``answers.judge`` and ``evaluate.judge``. It runs on the same
+    generation backends as the teacher (nmframe.generation.registry); its replies are sampled with
+    ``prep.temperature`` / ``prep.max_tokens``."""
+    name: str = MISSING
+    model: str = MISSING              # hub id, local folder or builtin:<name>
+    backend: str = "vllm"             # a registered generation backend: vllm | openai | hf
+    tensor_parallel_size: int = 1     # GPUs of one engine (vllm, and the vllm serve of openai)
+    gpus_per_node: int = 8
+    endpoint: Optional[str] = None    # openai: a server already serving the model (no GPUs for the task then)
+    max_model_len: Optional[int] = None  # engine context (None: the model's own)
+    max_concurrency: int = 64         # openai: requests in flight
+    max_retries: int = 5
+
+
+@dataclass
 class PrepConfig:
     """The LLM-backed curation steps (extract_problems, extract_answers, and classify / decontaminate
     with method rules_llm; see nmframe.curation)."""
     cutoff_date: str = "2024-07-01"   # StackExchange posts created on or after this date are excluded (paper: dumps before July 2024)
-    backend: str = "teacher"          # teacher (cfg.teacher's backend) | none (rules only) | "module:factory" (callable(prompt) -> reply)
+    backend: str = "teacher"          # teacher (cfg.teacher's backend) | judge_llm (the served model prep.judge_llm) | none (rules only) | "module:factory" (callable(prompt) -> reply)
+    judge_llm: Optional[JudgeLLMConfig] = None  # chosen with the config group judge_llm (e.g. judge_llm=qwen2_5_32b_instruct)
     reasoning_effort: str = "low"     # harmony reasoning effort of the preparation prompts (gpt-oss teachers)
     max_tokens: int = 4096            # reply budget of one preparation prompt
     temperature: float = 0.0

@@ -48,8 +48,13 @@ def exempt(key: str) -> bool:
     return any(key == k or key.startswith(k + ".") for k in KEYS_NO_STEP_READS)
 
 
+# config groups whose choice lands somewhere else than a top-level key of the group's name (`# @package`)
+GROUP_PACKAGES = {"judge_llm": "prep.judge_llm"}
+
+
 def steps_reading(key: str, steps: Iterable[str] | None = None) -> list[str]:
     """The steps among ``steps`` (default: every registered step) whose declared reads match ``key``."""
+    key = GROUP_PACKAGES.get(key, key)
     names = list_steps() if steps is None else list(steps)
     return [s for s in names if any(matches(key, p) for p in get_step(s).reads())]
 

@@ -20,7 +20,7 @@ from nmframe.config.checks import ConfigError
 from nmframe.curation import prompts
 from nmframe.curation.classify import HEURISTIC, METHODS, RULES_LLM, decide_categories, decide_heuristic
 from nmframe.curation.decision import RULE
-from nmframe.curation.llm import LLM_SLICE_READS, llm_slice, open_llm
+from nmframe.curation.llm import LLM_SLICE_READS, llm_gpus, llm_slice, open_llm
 from nmframe.curation.rules import CATEGORIES
 from nmframe.curation.stepio import check_on_no_decision, filter_problems, report
 from nmframe.curation.tally import Tally
@@ -66,7 +66,8 @@ class Classify(Step):
     def resources(self, cfg, params):
         if str(cfg.filters.classify_method) == HEURISTIC:
             return Resources(cpus=1, time_min=120, mem_gb=8)
-        return Resources(cpus=2, time_min=600, mem_gb=8)
+        gpus, nodes = llm_gpus(cfg, str(cfg.prep.backend))  # the task serves the LLM itself
+        return Resources(cpus=2, gpus=gpus, nodes=nodes, time_min=600, mem_gb=None if gpus else 8)
 
     def run(self, ctx: StepContext) -> None:
         cfg = ctx.cfg

@@ -64,7 +64,7 @@ class Evaluate(Step):
                    "evaluate.backend", "evaluate.prompt_format", "sft.template", "model.tiny",  # backend, format
                    "evaluate.comp_math_file", "evaluate.hle_math_file",  # benchmark files
                    "model.tokenizer", "model.vocab_size", "tir.max_calls", "tir.output_chars", "tir.call_timeout_s",
-                   "evaluate.judge", "evaluate.judge_model", "answers.grade_timeout_s")  # conditional entries
+                   "evaluate.judge", "evaluate.judge_model", "prep.judge_llm", "answers.grade_timeout_s")  # conditional entries
 
     def tasks(self, cfg, dag):
         from nmframe.benchmarks import get_benchmark
@@ -113,22 +113,32 @@ class Evaluate(Step):
         if params.get("tir"):
             out.update(select(cfg, "tir.max_calls", "tir.output_chars", "tir.call_timeout_s"))
         if bench.grader == "llm-judge":
+            from nmframe.curation.llm import SERVED_SPECS, llm_slice
+
             out.update(select(cfg, "evaluate.judge", "evaluate.judge_model"))
+            if cfg.evaluate.judge in SERVED_SPECS:
+                out["judge_llm"] = llm_slice(cfg, str(cfg.evaluate.judge))
         else:
             out.update(select(cfg, "answers.grade_timeout_s"))
         return out
 
     def resources(self, cfg, params):
+        """The evaluated model's GPUs; a served judge (evaluate.judge=judge_llm) is opened after the model
+        is closed, on the same GPUs, so the task asks for the larger of the two."""
+        from nmframe.benchmarks import get_benchmark
+        from nmframe.curation.llm import llm_gpus
         from nmframe.evaluation.model import backend_kind
 
         ev = cfg.evaluate
         kind = backend_kind(cfg)
         gpus = int(ev.tensor_parallel_size) if kind == "vllm" or (kind == "openai" and not ev.endpoint) else 0
+        if get_benchmark(params["benchmark"]).grader == "llm-judge":
+            gpus = max(gpus, llm_gpus(cfg, ev.judge)[0])
         return Resources(cpus=int(ev.cpus), gpus=gpus, time_min=int(ev.time_min), mem_gb=None)
 
     def run(self, ctx: StepContext) -> None:
         from nmframe.benchmarks import get_benchmark
-        from nmframe.curation.llm import load_backend
+        from nmframe.curation.llm import SERVED_SPECS, load_backend
         from nmframe.evaluation.configs import resolve_prompt_format
         from nmframe.evaluation.model import open_model_backend, resolve_model
         from nmframe.evaluation.sampling import sample_problems
@@ -143,13 +153,14 @@ class Evaluate(Step):
         problems, load_report = bench.load(cfg, ev.max_problems)
         mine = [pr for pr in problems if shard_of(pr["id"], ev.shards) == p["shard"]]
         by_id = {pr["id"]: pr for pr in mine}
-        judge = None
-        if bench.grader == "llm-judge":
-            judge = load_backend(ev.judge, cfg)
-            if judge is None:
-                raise RuntimeError(f"benchmark {bench.name} is graded by an LLM judge: set evaluate.judge="
-                                   "'module:factory' (e.g. nmframe.evaluation.judge:chat_endpoint with "
-                                   "evaluate.judge_endpoint=http://host:8000/v1)")
+        if bench.grader == "llm-judge" and not ev.judge:
+            raise RuntimeError(f"benchmark {bench.name} is graded by an LLM judge: set evaluate.judge=judge_llm "
+                               "(with a judge_llm group choice, e.g. judge_llm=qwen2_5_32b_instruct) or "
+                               "'module:factory' (e.g. nmframe.evaluation.judge:chat_endpoint with "
+                               "evaluate.judge_endpoint=http://host:8000/v1)")
+        # a judge client is built (and its settings checked) before sampling; a served judge (judge_llm)
+        # opens once the evaluated model is closed, as it takes the same GPUs
+        judge = load_backend(ev.judge, cfg) if bench.grader == "llm-judge" and ev.judge not in SERVED_SPECS else None
         scratch = scratch_dir(cfg, ctx.task.key)
         scratch.mkdir(parents=True, exist_ok=True)
         model = resolve_model(cfg, ctx.inputs.get("model"), scratch)
@@ -203,6 +214,8 @@ class Evaluate(Step):
         if len(samples) != len(mine) * n:
             raise RuntimeError(f"{writer.final} has {len(samples)} records for {len(mine)} problems x {n} samples")
         samples.sort(key=lambda r: (str(r["problem_id"]), int(r["sample_index"])))
+        if bench.grader == "llm-judge" and judge is None:
+            judge = load_backend(ev.judge, cfg)
         records = bench.grade(samples, by_id, cfg, log=ctx.log, judge=judge)
         with open(ctx.out_dir / "records.jsonl", "w", encoding="utf-8") as f:
             for r in records:

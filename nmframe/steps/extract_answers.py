@@ -13,7 +13,7 @@ import collections
 
 from nmframe.curation import prompts
 from nmframe.curation.answers import PROMPT, decide_answers
-from nmframe.curation.llm import LLM_SLICE_READS, llm_slice, open_llm
+from nmframe.curation.llm import LLM_SLICE_READS, llm_gpus, llm_slice, open_llm
 from nmframe.curation.stepio import Outputs, chunks, iter_problems
 from nmframe.curation.tally import Tally
 from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
@@ -36,7 +36,8 @@ class ExtractAnswers(Step):
         return {"llm": llm_slice(cfg, str(cfg.prep.backend)), "prompts": prompts.fingerprint(PROMPT)}
 
     def resources(self, cfg, params):
-        return Resources(cpus=2, time_min=600, mem_gb=8)
+        gpus, nodes = llm_gpus(cfg, str(cfg.prep.backend))  # the task serves the LLM itself
+        return Resources(cpus=2, gpus=gpus, nodes=nodes, time_min=600, mem_gb=None if gpus else 8)
 
     def run(self, ctx: StepContext) -> None:
         bad: collections.Counter = collections.Counter()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from nmframe.curation import prompts
 from nmframe.curation.extract import PROMPT, decide_problems, problem_rows
-from nmframe.curation.llm import LLM_SLICE_READS, llm_slice, open_llm
+from nmframe.curation.llm import LLM_SLICE_READS, llm_gpus, llm_slice, open_llm
 from nmframe.curation.stepio import Outputs, chunks
 from nmframe.curation.tally import Tally
 from nmframe.datafiles import fingerprint, resolve
@@ -84,7 +84,8 @@ class ExtractProblems(Step):
         return out
 
     def resources(self, cfg, params):
-        return Resources(cpus=2, time_min=600, mem_gb=8)
+        gpus, nodes = llm_gpus(cfg, str(cfg.prep.backend))  # the task serves the LLM itself
+        return Resources(cpus=2, gpus=gpus, nodes=nodes, time_min=600, mem_gb=None if gpus else 8)
 
     def run(self, ctx: StepContext) -> None:
         cfg = ctx.cfg

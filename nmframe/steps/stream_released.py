@@ -94,4 +94,5 @@ class StreamReleased(Step):
         ctx.log_metrics({"rows_in": rep["rows_in"], "rows_kept": rep["rows_kept"],
                          "rows_dropped": rep["rows_dropped"], "resumed_parts": rep["resumed_parts"],
                          **{f"bucket/{k}": v for k, v in rep["per_bucket"].items()},
-                         **{f"dropped/{k}": v for k, v in rep["dropped_by_reason"].items()}})
+                         **{f"dropped/{k}": v for k, v in rep["dropped_by_reason"].items()},
+                         **{f"excluded_data_source/{k}": v for k, v in rep["excluded_data_sources"].items()}})

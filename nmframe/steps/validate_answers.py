@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import collections
 
-from nmframe.curation.llm import LLM_SLICE_READS, llm_slice, load_backend
+from nmframe.curation.llm import LLM_SLICE_READS, llm_gpus, llm_slice, load_backend
 from nmframe.curation.samples import answers_by_problem, sample_dirs
 from nmframe.curation.stepio import SAMPLES_PREFIX, read_problems, report, samples_upstream
 from nmframe.curation.tally import Tally
@@ -49,7 +49,9 @@ class ValidateAnswers(Step):
         return out
 
     def resources(self, cfg, params):
-        return Resources(cpus=int(cfg.answers.workers or 8), time_min=240, mem_gb=32)
+        gpus, nodes = llm_gpus(cfg, cfg.answers.judge)  # a served judge runs in the task
+        return Resources(cpus=int(cfg.answers.workers or 8), gpus=gpus, nodes=nodes, time_min=240,
+                         mem_gb=None if gpus else 32)
 
     def run(self, ctx: StepContext) -> None:
         a = ctx.cfg.answers

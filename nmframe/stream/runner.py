@@ -56,12 +56,12 @@ from .rowfilter import (
     trivial_outcomes,
 )
 from .sources import SUFFIXES, JsonlSource, ParquetSource, open_source
-from .summary import Summary
+from .summary import EXCLUDED_DATA_SOURCE, Summary, excluded_lines
 from .tokens import TokenCounter, column_lengths
 
 ReleasedSource = ParquetSource | JsonlSource
 
-REASONS = ("kept", *(f"invalid: missing {c}" for c in REQUIRED_VALUES), "unknown mode", "excluded data_source",
+REASONS = ("kept", *(f"invalid: missing {c}" for c in REQUIRED_VALUES), "unknown mode", EXCLUDED_DATA_SOURCE,
            "excluded mode", "excluded tir", "no expected_answer", "changed answer", "trivial", "no length",
            "tokenize error", "too long")
 _R = {r: i for i, r in enumerate(REASONS)}
@@ -145,7 +145,7 @@ class _Batcher:
 
         if self.include_ds:
             allowed = np.asarray([name in self.include_ds for name, _ in sorted(self.names.items(), key=lambda x: x[1])])
-            drop(~allowed[ds], "excluded data_source")
+            drop(~allowed[ds], EXCLUDED_DATA_SOURCE)
         if s.include_modes:
             ok = np.isin(mode, [MODES.index(m) for m in s.include_modes])
             drop(~ok, "excluded mode")
@@ -324,6 +324,8 @@ def run_stream(files: list[Path], out_dir: Path, scratch: Path, s: StreamSetting
     progress.clear()
     log.info("stream: %d rows in, %d kept, %d dropped (%s)", total.rows_in, total.rows_kept, total.rows_dropped,
              report["dropped_by_reason"])
+    for line in excluded_lines(report["excluded_data_sources"]):
+        log.warning("stream: %s", line)
     return report
 
 

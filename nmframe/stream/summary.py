@@ -10,6 +10,14 @@ import collections
 from typing import Any
 
 
+EXCLUDED_DATA_SOURCE = "excluded data_source"
+
+
+def excluded_lines(excluded: dict[str, int]) -> list[str]:
+    """One line per data_source value the stream skipped: never dropped without a word."""
+    return [f"data_source {s!r}: {n:,} rows not in source.include_data_sources, skipped" for s, n in excluded.items()]
+
+
 class Summary:
     def __init__(self) -> None:
         self.rows_in = 0
@@ -74,7 +82,12 @@ class Summary:
             "dropped_by_reason": dict(sorted(by_reason.items())),
             "dropped": [{"reason": r, "data_source": s, "rows": n} for (r, s), n in sorted(self.dropped.items(), key=str)],
             "notes": dict(sorted(by_note.items())),
+            "excluded_data_sources": self.excluded_data_sources(),
         }
+
+    def excluded_data_sources(self) -> dict[str, int]:
+        """data_source value -> rows skipped because source.include_data_sources does not list it."""
+        return {s: n for (r, s), n in sorted(self.dropped.items(), key=str) if r == EXCLUDED_DATA_SOURCE}
 
     def format_table(self, stages: list[str]) -> str:
         """Rows kept per (source, mode, tir) x bucket, then drops per reason."""
@@ -93,6 +106,7 @@ class Summary:
             by_reason[reason] += n
         for reason, n in sorted(by_reason.items(), key=lambda x: -x[1]):
             lines.append(f"  dropped: {reason:<32}{n:>12,}")
+        lines.extend(excluded_lines(self.excluded_data_sources()))
         by_note = collections.Counter()
         for (note, _), n in self.notes.items():
             by_note[note] += n

@@ -41,6 +41,6 @@ def test_backend_none():
     with open_llm(cfg, cfg.prep.backend) as llm:
         assert llm is None
     assert llm_slice(cfg, "none") == {"backend": "none"} and llm_slice(cfg, None) is None
-    with pytest.raises(ValueError, match="an LLM backend is 'teacher', 'none' or 'module:factory'"), \
+    with pytest.raises(ValueError, match="an LLM backend is 'teacher', 'judge_llm', 'none' or 'module:factory'"), \
             open_llm(cfg, "nonsense"):
         pass
