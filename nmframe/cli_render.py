@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 
 from rich.console import Console
 from rich.table import Table
 
 from nmframe.engine.plan_summary import entry_state, summarise, task_cost
+from nmframe.engine.task import KEY_LENGTH
 
 BOUND_MARK = "≤"
 BOUND_NOTE = (f"{BOUND_MARK}: an upper bound from the tasks' time limits (no cost model for that step; "
@@ -121,12 +123,21 @@ def print_runs(console: Console, runs, runs_root) -> None:
     console.print(table)
 
 
+_KEY = re.compile(rf"\b[0-9a-f]{{{KEY_LENGTH}}}\b")  # a task key in a launcher's message
+
+
+def _label(task: dict) -> str:
+    params = ",".join(f"{k}={v}" for k, v in task["params"].items())
+    return f"{task['step']}[{params}]" if params else task["step"]
+
+
 def print_run_status(console: Console, rd) -> None:
     """The tasks of one run in DAG order, with their fan-out params (which evaluate is which)."""
     from nmframe.engine.runs import dag_order, orchestrator_alive, shown_states
 
     tasks = rd.tasks()
     states = shown_states(rd)
+    labels = {k: _label(t["task"]) for k, t in tasks.items()}
     alive = orchestrator_alive(rd)
     title = f"run {rd.path.name}" + (" (interrupted: its orchestrator is gone)" if alive is False else "")
     table = Table(title=title)
@@ -143,5 +154,6 @@ def print_run_status(console: Console, rd) -> None:
         where = " ".join(x for x in (s.get("host") or "", f"job {s['job_id']}" if s.get("job_id") else "") if x)
         params = ", ".join(f"{k}={v}" for k, v in t["params"].items()) or "-"
         note = s.get("error") or s.get("message") or (f"was {s['was']}" if s.get("was") else "")
+        note = _KEY.sub(lambda m: labels.get(m.group(0), m.group(0)), note)  # "upstream boom", not a hash
         table.add_row(t["step"], params, key, s.get("state", "?"), dur, where, note[:80])
     console.print(table)

@@ -42,6 +42,9 @@ def test_a_failure_shows_its_error_line_and_counts_its_dependants(nm_env, capsys
     # no line per skipped task, neither live nor at the end
     assert "after_boom" not in err and "skipped" not in cap.out
     assert "nmframe report" not in cap.out  # nothing to report on a failed run
+    assert main(["status", str(last_run(nm_env).path)]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if "shard=2" in line)
+    assert "skipped" in row and "upstream boom did not finish" in row
 
 
 def test_a_successful_run_ends_with_the_command_that_reports_it(nm_env, capsys):
