@@ -172,16 +172,20 @@ def _pid_alive(pid: int) -> bool:
 
 def orchestrator_alive(rd: "RunDir", now: float | None = None) -> bool | None:
     """Whether the process that runs ``rd`` still does: None when the run has ended or did not
-    record who runs it (older runs), else by its pid on this host, by its heartbeat elsewhere."""
+    record who runs it (older runs). On its host a dead pid settles it; a heartbeat older than
+    HEARTBEAT_STALE_S settles it anywhere (and catches a pid reused by another process)."""
     info = rd.info()
     who = info.get("orchestrator")
     if "ended" in info or not who:
         return None
-    if who.get("host") == socket.gethostname():
-        return _pid_alive(int(who["pid"]))
+    here = who.get("host") == socket.gethostname()
+    if here and not _pid_alive(int(who["pid"])):
+        return False
     try:
         age = (now or time.time()) - (rd.path / "heartbeat").stat().st_mtime
-    except OSError:
+    except OSError:  # not beating yet: the run is being written, or its launcher has not started
+        if here:
+            return True
         age = (now or time.time()) - float(info.get("started", 0))
     return age < HEARTBEAT_STALE_S
 

@@ -194,6 +194,11 @@ def test_status_marks_the_unfinished_tasks_of_a_dead_orchestrator_interrupted(nm
     os.utime(rd.path / "heartbeat", (old, old))
     assert main(["status", str(rd.path)]) == 0
     assert "interrupted" in capsys.readouterr().out
+    # on this host, a live pid whose heartbeat stopped (the pid now belongs to another process)
+    info["orchestrator"] = {"pid": os.getpid(), "host": socket.gethostname()}
+    rd.save_run_info(info)
+    assert main(["status", str(rd.path)]) == 0
+    assert "interrupted" in capsys.readouterr().out
 
 
 @pytest.mark.slow
