@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tasks", action="store_true", help="print every task of the plan, not only the per-step summary")
     run.add_argument("--verify", action="store_true",
                      help="check every file hash of cached artifacts before reusing them (sizes are always checked)")
-    plan = sub.add_parser("plan", help="show the DAG (step, key, cached or not, resources); runs nothing",
+    plan = sub.add_parser("plan", help="what would run, per step: tasks, cached, GPU-hours, wall-clock "
+                          "(--tasks: every task); runs nothing",
                           formatter_class=argparse.RawDescriptionHelpFormatter, epilog=groups_help())
     _common(plan)
     plan.add_argument("--cfg", action="store_true", help="also print the composed config of each point")
