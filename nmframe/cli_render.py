@@ -84,7 +84,7 @@ def print_task_list(console: Console, plan, s=None) -> None:
         gh = _gpu_hours(c.gpu_hours, not c.predicted) if t.resources.total_gpus else "-"
         rows.append((str(i), t.step, ",".join(f"{k}={v}" for k, v in t.params.items()) or "-", t.key,
                      entry_state(e), t.resources.describe(), gh,
-                     ",".join(str(index[d]) for d in t.deps if d in index) or "-"))
+                     ",".join(str(n) for n in sorted(index[d] for d in t.deps if d in index)) or "-"))
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]) - 1)]
     lines = ["  ".join(v.ljust(w) for v, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
     console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
