@@ -227,3 +227,19 @@ def test_killing_the_orchestrator_shows_its_run_as_interrupted(nm_env, monkeypat
     assert "interrupted: its orchestrator is gone" in out
     row = next(line for line in out.splitlines() if "partial_then_sleep" in line)
     assert "interrupted" in row
+
+
+# --- planning speed: memoised config selects ------------------------------------------------------
+
+def test_cached_selects_give_the_same_values_and_a_step_cannot_edit_the_cache():
+    from omegaconf import OmegaConf
+
+    from nmframe.engine.step import cached_selects, select
+
+    cfg = OmegaConf.create({"a": {"b": [1, 2]}, "c": "${x}", "x": 3})
+    plain = select(cfg, "a", "c")
+    with cached_selects():
+        first = select(cfg, "a", "c")
+        first["a"]["b"].append(9)
+        first["c"] = 0
+        assert select(cfg, "a", "c") == plain == {"a": {"b": [1, 2]}, "c": 3}
