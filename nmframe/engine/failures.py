@@ -77,7 +77,7 @@ def failure_lines(failures: list[Failure]) -> list[str]:
     out = []
     for f in failures:
         out.append(f"{f.state} {f.task_id}: {f.error}")
-        if f.log_path is not None:
+        if f.log_path is not None and f.log_path.exists():  # a job that never started has none
             out.append(f"  log: {f.log_path}")
         if f.not_run:
             out.append(f"  {f.not_run} task{'s' if f.not_run != 1 else ''} not run because {f.task_id} {f.state}")
