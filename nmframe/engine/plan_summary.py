@@ -6,7 +6,8 @@ forced task counts as to run even when its artifact exists.
 
 Costs: a step's own estimate (:meth:`Step.estimate`, the cost model for ``train_stage``) when it
 has one, else the time-limit bound of its resources, flagged as an upper bound. Wall-clock is an
-estimate on the cluster the config describes (``trainer.nodes`` x ``trainer.gpus_per_node`` GPUs):
+estimate on the cluster the config describes (``trainer.nodes`` x ``trainer.gpus_per_node`` GPUs, of
+the first point of a sweep):
 the tasks of a step run side by side as far as those GPUs allow, never faster than their longest
 chain (``train_stage``'s stages run one after another); steps run one after another.
 """
