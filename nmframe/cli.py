@@ -76,12 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
                          formatter_class=argparse.RawDescriptionHelpFormatter, epilog=groups_help())
     _common(run)
     run.add_argument("-q", "--quiet", action="store_true")
+    run.add_argument("--tasks", action="store_true", help="print every task of the plan, not only the per-step summary")
     run.add_argument("--verify", action="store_true",
                      help="check every file hash of cached artifacts before reusing them (sizes are always checked)")
-    plan = sub.add_parser("plan", help="show the DAG (step, key, cached or not, resources); runs nothing",
+    plan = sub.add_parser("plan", help="what would run, per step: tasks, cached, GPU-hours, wall-clock "
+                          "(--tasks: every task); runs nothing",
                           formatter_class=argparse.RawDescriptionHelpFormatter, epilog=groups_help())
     _common(plan)
     plan.add_argument("--cfg", action="store_true", help="also print the composed config of each point")
+    plan.add_argument("--tasks", action="store_true", help="list every task (step, params, key, state, resources), "
+                      "not only the per-step summary")
     status = sub.add_parser("status", help="list runs, or the tasks of one run")
     status.add_argument("run", nargs="?", help="a run directory or its name (default: list recent runs)")
     status.add_argument("--outputs", type=Path, default=Path("outputs"), help="the outputs folder (default: outputs)")
@@ -126,35 +130,23 @@ def check_overrides_read(overrides: list[str], points) -> None:
         err_console.print(f"warning: {line}", markup=False, highlight=False)
 
 
-def print_plan(plan, show_cfg: bool = False) -> None:
+def print_plan(plan, show_cfg: bool = False, tasks: bool = False) -> None:
+    """The plan: one row per step (every task with ``tasks``), then where it runs and the
+    training schedule's estimate (:mod:`nmframe.cli_render`)."""
     from omegaconf import OmegaConf
+
+    from nmframe.cli_render import print_plan_summary, print_task_list, schedule_comparison
+    from nmframe.engine.plan_summary import summarise
 
     if show_cfg:
         for overrides, cfg in plan.points:
             console.rule(" ".join(overrides) or "(defaults)")
             console.print(OmegaConf.to_yaml(cfg), markup=False)
-    table = Table(title=f"plan: {plan.cfg.name} ({len(plan.points)} point{'s' if len(plan.points) > 1 else ''})")
-    for col in ("#", "step", "params", "key", "state", "resources", "GPU-h", "after"):
-        table.add_column(col, no_wrap=col in ("key", "step", "state", "GPU-h"), overflow="fold")
-    index = {e.task.key: i for i, e in enumerate(plan.entries, start=1)}
-    total_gpu_h, bound_only = 0.0, False
-    for i, e in enumerate(plan.entries, start=1):
-        t = e.task
-        state = ("forced" if e.forced and e.run else "run") if e.run else ("cached" if e.cached else "not selected")
-        gh, predicted = gpu_hours(plan.points[e.point][1], t)
-        if e.run:
-            total_gpu_h += gh
-            bound_only |= bool(gh) and not predicted
-        params = ", ".join(f"{k}={v}" for k, v in t.params.items())
-        shown = "-" if not gh else (f"{gh:,.1f}" if predicted else f"<={gh:,.1f}")
-        table.add_row(str(i), t.step, params, t.key, state, t.resources.describe(), shown,
-                      ",".join(str(index[d]) for d in t.deps) or "-")
-    console.print(table)
-    n_run = len(plan.to_run())
-    how = " (cost model; <= marks a time-limit bound)" if bound_only else " (cost model)"
-    console.print(f"{len(plan.entries)} tasks: {n_run} to run, {sum(e.cached for e in plan.entries)} cached; "
-                  f"GPU-hours to run: {total_gpu_h:,.1f}{how if total_gpu_h else ''}; "
-                  f"launcher: {plan.cfg.launcher.kind}; artifacts: {plan.cfg.paths.artifacts}")
+    summary = summarise(plan)
+    if tasks:
+        print_task_list(console, plan, summary)
+    print_plan_summary(console, plan, summary)
+    console.print(f"launcher: {plan.cfg.launcher.kind}; artifacts: {plan.cfg.paths.artifacts}", markup=False)
     for _, cfg in plan.points:
         line = schedule_comparison(cfg)
         if line:
@@ -192,40 +184,6 @@ def llm_steps_summary(cfg) -> str:
     return "LLM steps: " + "; ".join(parts)
 
 
-def schedule_comparison(cfg) -> str:
-    """For GPU training: the bucketed schedule's GPU-hours against one stage at the largest length
-    (:func:`nmframe.costmodel.schedule_summary`)."""
-    if "train_stage" not in cfg.pipeline.steps or int(cfg.trainer.gpus_per_node) == 0:
-        return ""
-    from nmframe.config.stage_plan import build_stage_plan
-    from nmframe.costmodel import config_baseline, config_constants, model_shape, schedule_summary
-
-    try:
-        plan = build_stage_plan(cfg)
-        return schedule_summary(plan, model_shape(cfg.model), constants=config_constants(cfg),
-                                baseline=config_baseline(cfg, plan))
-    except Exception as exc:  # noqa: BLE001 - an estimate must never break planning
-        logging.getLogger(__name__).warning("no schedule estimate: %s", exc)
-        return ""
-
-
-def gpu_hours(cfg, task) -> tuple[float, bool]:
-    """(GPU-hours, predicted?): the step's cost-model estimate when it has one, else the
-    upper bound from its time limit."""
-    from nmframe.engine.registry import get_step
-
-    if not task.resources.total_gpus:
-        return 0.0, True
-    try:
-        est = get_step(task.step).estimate(cfg, task.params) or {}
-    except Exception as exc:  # an estimate must never break planning
-        logging.getLogger(__name__).warning("no cost estimate for %s: %s", task.id, exc)
-        est = {}
-    if "gpu_hours" in est:
-        return float(est["gpu_hours"]), True
-    return task.resources.gpu_hours(), False
-
-
 class PlanningError(RuntimeError):
     """The configs composed, but the DAG could not be built (a step's inputs, its config slice)."""
 
@@ -250,77 +208,79 @@ def print_recompute_reasons(plan) -> None:
 
 
 def cmd_plan(args) -> int:
+    from nmframe.cli_render import print_missing_inputs
+
     plan = _make_plan(args)
-    print_plan(plan, show_cfg=args.cfg)
+    print_plan(plan, show_cfg=args.cfg, tasks=args.tasks)
     print_recompute_reasons(plan)
+    if plan.missing:
+        print_missing_inputs(err_console, plan)
+        err_console.print(f"[yellow]{len(plan.missing)} input file(s) missing: `nmframe run` refuses until they "
+                          "exist[/yellow]")
     return 0
 
 
 def cmd_run(args) -> int:
+    from nmframe.cli_render import print_missing_inputs
+    from nmframe.engine.execution import TaskState
+    from nmframe.engine.failures import failure_lines, summarise
     from nmframe.engine.orchestrate import execute_plan
     from nmframe.launch import make_launcher
 
     plan = _make_plan(args)
+    dry = plan.cfg.launcher.kind == "dryrun"
     if not args.quiet:
-        print_plan(plan)
+        print_plan(plan, tasks=args.tasks)
     print_recompute_reasons(plan)
+    if plan.missing:
+        print_missing_inputs(err_console, plan)
+        if not dry:
+            err_console.print(f"[red]cannot run:[/red] {len(plan.missing)} input file(s) missing; nothing was started",
+                              highlight=False)
+            return 2
     if not plan.to_run():
         console.print("[green]everything is cached: nothing to run[/green]")
     index = {e.task.key: e.task for e in plan.entries}
 
     def on_state(key, state):
-        if not args.quiet:
-            console.print(f"  {state.value:<9} {index[key].id}")
+        # tasks skipped behind a failure are counted once at the end, not listed one by one
+        if not args.quiet and state != TaskState.SKIPPED:
+            console.print(f"  {state.value:<9} {index[key].id}", markup=False, highlight=False)
 
     rd, outcomes = execute_plan(plan, make_launcher(plan.cfg, on_state=on_state), argv=sys.argv)
-    if plan.cfg.launcher.kind == "dryrun":
+    if dry:
         console.print(f"dry run: {len(outcomes)} tasks printed, nothing executed (run dir {rd.path})")
         return 0
-    failed = {k: o for k, o in outcomes.items() if not o.state.ok}
+    failed = {k: o for k, o in outcomes.items() if not o.state.ok and o.state != TaskState.PENDING}
+    waiting = sum(o.state == TaskState.PENDING for o in outcomes.values())
     console.print(f"run {rd.path.name}: {sum(o.state.ok for o in outcomes.values())} finished, "
-                  f"{len(failed)} not; details: nmframe status {rd.path}")
-    for k, o in failed.items():
-        err_console.print(f"[red]{o.state.value}[/red] {index[k].id}: {o.message}")
-    return 1 if failed else 0
+                  f"{len(failed)} not" + (f", {waiting} still queued" if waiting else "")
+                  + f"; details: nmframe status {rd.path}", markup=False, highlight=False)
+    if failed:
+        states = rd.states()
+        failures = summarise([e.task for e in plan.entries], outcomes,
+                             {e.task.key: rd.log_path(e.task) for e in plan.to_run()},
+                             {k: s.get("error", "") for k, s in states.items()})
+        for line in failure_lines(failures):
+            err_console.print(line, style=None if line.startswith(" ") else "red", markup=False, highlight=False)
+        return 1
+    if waiting:
+        return 0  # submitted, not finished (a launcher that does not wait): `nmframe status` follows it
+    console.print(f"report: nmframe report {rd.path}", markup=False, highlight=False)
+    return 0
 
 
 def cmd_status(args) -> int:
-    import datetime as dt
-
-    from nmframe.engine.runs import list_runs
+    from nmframe.cli_render import print_run_status, print_runs
+    from nmframe.engine.runs import find_run, list_runs
 
     if args.run is None:
         runs = list_runs(args.outputs / "runs")[-args.n:]
-        table = Table(title=f"runs in {args.outputs / 'runs'}")
-        for col in ("run", "launcher", "tasks", "states"):
-            table.add_column(col)
-        for rd in runs:
-            states = [s.get("state", "?") for s in rd.states().values()]
-            summary = ", ".join(f"{states.count(s)} {s}" for s in sorted(set(states)))
-            table.add_row(rd.path.name, str(rd.info().get("launcher", "?")), str(len(rd.tasks())), summary)
-        console.print(table)
+        print_runs(console, runs, args.outputs / "runs")
         if not runs:
             console.print("no runs yet: try `nmframe run experiment=quickstart`")
         return 0
-    from nmframe.engine.runs import find_run
-
-    rd = find_run(args.run, args.outputs / "runs")
-    states = rd.states()
-    table = Table(title=f"run {rd.path.name}")
-    for col in ("task", "key", "state", "time", "where", "note"):
-        table.add_column(col)
-    for key, entry in rd.tasks().items():
-        t = entry["task"]
-        s = states.get(key, {})
-        dur = ""
-        if s.get("started") and s.get("ended"):
-            dur = f"{s['ended'] - s['started']:.1f}s"
-        elif s.get("started"):
-            dur = "since " + dt.datetime.fromtimestamp(s["started"]).strftime("%H:%M:%S")
-        where = " ".join(x for x in (s.get("host") or "", f"job {s['job_id']}" if s.get("job_id") else "") if x)
-        label = t["step"] + ("[" + ",".join(f"{k}={v}" for k, v in t["params"].items()) + "]" if t["params"] else "")
-        table.add_row(label, key, s.get("state", "?"), dur, where, (s.get("error") or s.get("message") or "")[:80])
-    console.print(table)
+    print_run_status(console, find_run(args.run, args.outputs / "runs"))
     return 0
 
 

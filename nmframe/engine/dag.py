@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from omegaconf import DictConfig
 
 from nmframe.engine.registry import check_pipeline_steps, get_step, list_steps
+from nmframe.engine.step import cached_selects
 from nmframe.engine.task import Task, compute_key
 
 
@@ -115,8 +116,9 @@ class Dag:
 def build_dag(cfg: DictConfig) -> Dag:
     check_pipeline_steps(cfg)
     builder = DagBuilder(cfg)
-    for name in cfg.pipeline.steps:
-        builder.add_step(name)
+    with cached_selects():
+        for name in cfg.pipeline.steps:
+            builder.add_step(name)
     return Dag(list(builder.tasks.values()))
 
 

@@ -19,7 +19,8 @@ from nmframe.engine.artifacts import ArtifactStore
 from nmframe.engine.dag import Dag, build_dag, merge_dags
 from nmframe.engine.execution import (ExecutionPlan, Launcher, PlannedTask, TaskOutcome, TaskState,
                                       worker_command)
-from nmframe.engine.runs import RunDir
+from nmframe.engine.inputs import MissingInput, missing_inputs
+from nmframe.engine.runs import Heartbeat, RunDir, orchestrator_identity
 from nmframe.engine.task import Task
 from nmframe.errors import ConfigError
 
@@ -44,6 +45,7 @@ class Plan:
     points: list[tuple[list[str], DictConfig]]
     entries: list[PlanEntry]  # topological order
     store: ArtifactStore
+    missing: list[MissingInput] = field(default_factory=list)  # input files of tasks to run that do not exist
 
     @property
     def cfg(self) -> DictConfig:
@@ -94,7 +96,7 @@ def make_plan(points: list[tuple[list[str], DictConfig]], verify: bool = False) 
             running.add(t.key)
         entries.append(PlanEntry(task=t, point=membership[t.key][0], cached=cached[t.key], run=run, forced=forced,
                                  points=membership[t.key], why=why, verify=verify))
-    return Plan(points=points, entries=entries, store=store)
+    return Plan(points=points, entries=entries, store=store, missing=missing_inputs(entries, points))
 
 
 def write_run(plan: Plan, argv: list[str]) -> RunDir:
@@ -104,10 +106,10 @@ def write_run(plan: Plan, argv: list[str]) -> RunDir:
     rels = rd.save_points([c for _, c in plan.points])
     rd.save_tasks({e.task.key: {"task": e.task.to_dict(), "point": rels[e.point], "force": e.forced,
                                 "points": e.points, "selected": e.run or e.cached, "why": e.why,
-                                "verify": e.verify} for e in plan.entries})
+                                "verify": e.verify, "order": i} for i, e in enumerate(plan.entries)})
     rd.save_run_info({"argv": argv, "overrides": [o for o, _ in plan.points], "name": cfg.name,
                       "launcher": cfg.launcher.kind, "started": time.time(), "cwd": os.getcwd(),
-                      "artifacts": cfg.paths.artifacts})
+                      "artifacts": cfg.paths.artifacts, "orchestrator": orchestrator_identity()})
     for e in plan.entries:
         if e.cached and not e.run:
             rd.set_state(e.task.key, "cached", artifact=str(plan.store.path(e.task.step, e.task.key)))
@@ -129,7 +131,8 @@ def execute_plan(plan: Plan, launcher: Launcher, argv: list[str] | None = None) 
     if plan.cfg.launcher.kind != "dryrun":
         for e in to_run:
             rd.set_state(e.task.key, "pending")
-    outcomes = launcher.launch(ExecutionPlan(run_dir=rd.path, tasks=planned, env=env))
+    with Heartbeat(rd):
+        outcomes = launcher.launch(ExecutionPlan(run_dir=rd.path, tasks=planned, env=env))
     states = rd.states()
     why = {e.task.key: e.why for e in plan.entries}
     for key, out in outcomes.items():

@@ -9,6 +9,7 @@ from nmframe.errors import ConfigError
 _STEPS: dict[str, type] = {}
 _RETIRED: dict[str, str] = {}  # old step name -> what replaces it, for the error a stale config gets
 _BUILTIN_MODULES = ("nmframe.steps",)
+_loaded_for: str | None = None  # the NMFRAME_PLUGINS value whose modules are imported
 
 
 class UnknownStepError(KeyError):
@@ -42,9 +43,14 @@ def replacement_of(name: str) -> str | None:
 def _load_builtins() -> None:
     """Import the built-in steps and any plugin modules named in NMFRAME_PLUGINS (comma-separated),
     so a user's own steps register by name in the planner and in every worker process alike."""
-    plugins = [m.strip() for m in os.environ.get("NMFRAME_PLUGINS", "").split(",") if m.strip()]
+    global _loaded_for
+    wanted = os.environ.get("NMFRAME_PLUGINS", "")
+    if wanted == _loaded_for:
+        return  # a plan asks for thousands of steps; the modules are imported once per plugin list
+    plugins = [m.strip() for m in wanted.split(",") if m.strip()]
     for mod in (*_BUILTIN_MODULES, *plugins):
         importlib.import_module(mod)
+    _loaded_for = wanted
 
 
 def get_step(name: str):

@@ -6,15 +6,19 @@ all runs. Layout:
     tasks.json           key -> task, the point whose config defines it, forced or not
     states/<key>.json    state of each task (written by the orchestrator and by workers)
     logs/<slug>.log      stdout/stderr of each task
-    run.json             command line, overrides, launcher, start time
+    run.json             command line, overrides, launcher, start time, the orchestrator's pid and host
+    heartbeat            touched by the orchestrator while it waits on its tasks
 """
 from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import heapq
 import json
 import os
 import secrets
+import socket
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,6 +118,113 @@ class RunDir:
 
     def log_path(self, task: Task) -> Path:
         return self.path / "logs" / f"{task.slug}.log"
+
+
+#: Seconds between the orchestrator's heartbeats; a run whose heartbeat is older than
+#: HEARTBEAT_STALE_S (and whose orchestrator cannot be checked by pid) counts as interrupted.
+HEARTBEAT_S = 30.0
+HEARTBEAT_STALE_S = 4 * HEARTBEAT_S
+#: States of a task that has not ended; in a run whose orchestrator died they will never change.
+UNFINISHED = ("pending", "submitted", "running")
+
+
+def orchestrator_identity() -> dict:
+    """Who runs a run: recorded in run.json so that `status` can tell a live run from a dead one."""
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+class Heartbeat:
+    """Touches ``<run>/heartbeat`` every ``every_s`` seconds while the orchestrator waits on its
+    tasks (a Slurm run's orchestrator may live on another host than the one asking)."""
+
+    def __init__(self, rd: "RunDir", every_s: float = HEARTBEAT_S):
+        self.path, self.every_s = rd.path / "heartbeat", every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="nmframe-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        while True:
+            try:
+                self.path.touch()
+            except OSError:
+                pass  # a full disk must not stop the run; status then judges by pid
+            if self._stop.wait(self.every_s):
+                return
+
+    def __enter__(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def orchestrator_alive(rd: "RunDir", now: float | None = None) -> bool | None:
+    """Whether the process that runs ``rd`` still does: None when the run has ended or did not
+    record who runs it (older runs). On its host a dead pid settles it; a heartbeat older than
+    HEARTBEAT_STALE_S settles it anywhere (and catches a pid reused by another process)."""
+    info = rd.info()
+    who = info.get("orchestrator")
+    if "ended" in info or not who:
+        return None
+    here = who.get("host") == socket.gethostname()
+    if here and not _pid_alive(int(who["pid"])):
+        return False
+    try:
+        age = (now or time.time()) - (rd.path / "heartbeat").stat().st_mtime
+    except OSError:  # not beating yet: the run is being written, or its launcher has not started
+        if here:
+            return True
+        age = (now or time.time()) - float(info.get("started", 0))
+    return age < HEARTBEAT_STALE_S
+
+
+def shown_states(rd: "RunDir") -> dict[str, dict]:
+    """The task states to show: as recorded, except that the unfinished tasks of a run whose
+    orchestrator died are "interrupted" (nothing will ever move them on)."""
+    states = rd.states()
+    if orchestrator_alive(rd) is False:
+        for key, s in states.items():
+            if s.get("state") in UNFINISHED:
+                states[key] = {**s, "state": "interrupted", "was": s["state"]}
+    return states
+
+
+def dag_order(tasks: dict[str, dict]) -> list[str]:
+    """The keys of a run's tasks (``tasks.json``) in the plan's topological order: by the recorded
+    plan order, and for runs without one, inputs first, ties by step and params."""
+    def rank(k: str):
+        t = tasks[k]
+        return (t.get("order", float("inf")), t["task"]["step"], json.dumps(t["task"]["params"], sort_keys=True))
+
+    deps = {k: {d for d in t["task"]["inputs"].values() if d in tasks} for k, t in tasks.items()}
+    users: dict[str, list[str]] = {}
+    for k, ds in deps.items():
+        for d in ds:
+            users.setdefault(d, []).append(k)
+    waiting = {k: len(ds) for k, ds in deps.items()}
+    ready = [(rank(k), k) for k, n in waiting.items() if n == 0]
+    heapq.heapify(ready)
+    out = []
+    while ready:
+        _, k = heapq.heappop(ready)
+        out.append(k)
+        for u in users.get(k, []):
+            waiting[u] -= 1
+            if waiting[u] == 0:
+                heapq.heappush(ready, (rank(u), u))
+    return out + sorted(k for k in tasks if k not in set(out))  # a cycle cannot happen; never drop a row
 
 
 def list_runs(runs_root: Path) -> list[RunDir]:

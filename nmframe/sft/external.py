@@ -53,7 +53,6 @@ import numpy as np
 from nmframe.datafiles import iter_rows
 from nmframe.harmony import user_prompt
 from nmframe.problems import problem_id
-from nmframe.stream.released import mode_of_path
 
 MODES = ("high", "medium", "low")
 SCHEMAS = ("auto", "released", "omr", "chat", "traces")
@@ -282,6 +281,8 @@ class Tally:
 def read_source(src: Source, tally: Tally) -> Iterator[dict]:
     """The source's records, each with ``source_label`` and ``origin`` (file:line); every row
     that is left out is counted in ``tally``."""
+    from nmframe.stream.released import mode_of_path  # pyarrow.compute: not for every plan that imports the steps
+
     if src.schema not in SCHEMAS:
         raise ImportTracesError(f"source {src.label!r}: unknown schema {src.schema!r} (allowed: {', '.join(SCHEMAS)})")
     for path in src.files:

@@ -52,6 +52,9 @@ class Decontaminate(Step):
     def tasks(self, cfg, dag):
         return [TaskSpec(params={}, inputs={"problems": dag.nearest("problems", before=self.name)})]
 
+    def input_files(self, cfg, params):
+        return [(f"filters.decontam_benchmarks[{i}]", str(b)) for i, b in enumerate(cfg.filters.decontam_benchmarks)]
+
     def config_slice(self, cfg, params):
         """Keyed by the benchmarks' contents, not their locations."""
         out = super().config_slice(cfg, params)

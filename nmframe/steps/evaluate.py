@@ -94,6 +94,13 @@ class Evaluate(Step):
                                                   "shard": shard}, inputs=dict(inputs)))
         return specs
 
+    def input_files(self, cfg, params):
+        from nmframe.benchmarks import get_benchmark
+
+        bench = get_benchmark(params["benchmark"])
+        path = bench.path(cfg)
+        return [(bench.path_key, str(path))] if path else []
+
     def config_slice(self, cfg, params):
         from nmframe.benchmarks import get_benchmark
         from nmframe.evaluation.configs import resolve_prompt_format

@@ -73,6 +73,9 @@ class ExtractProblems(Step):
     slice_paths = ("source", "prep.cutoff_date", "prep.rule_max_sentences", "prep.rule_max_chars", "prep.max_posts")
     extra_reads = LLM_SLICE_READS
 
+    def input_files(self, cfg, params):
+        return [(f"source.files[{i}].path", str(f.path)) for i, f in enumerate(cfg.source.files)]
+
     def config_slice(self, cfg, params):
         out = super().config_slice(cfg, params)
         for f in out["source"]["files"]:

@@ -75,15 +75,17 @@ class Generate(Step):
         return out
 
     def resources(self, cfg, params):
-        gen, teacher = cfg.generate, cfg.teacher
-        backend = str(teacher.backend)
-        if backend == "vllm" or (backend == "openai" and not teacher.endpoint):
-            per_node = max(1, int(teacher.gpus_per_node or 1))
-            tp = max(1, int(teacher.tensor_parallel_size))
+        # through select(): the same for every task of the fan-out, so a plan reads the config once
+        c = select(cfg, "generate.cpus", "generate.time_min", "generate.mem_gb", "teacher.backend",
+                   "teacher.endpoint", "teacher.gpus_per_node", "teacher.tensor_parallel_size")
+        cpus, time_min, mem_gb = c["generate.cpus"], c["generate.time_min"], c["generate.mem_gb"]
+        backend = str(c["teacher.backend"])
+        if backend == "vllm" or (backend == "openai" and not c["teacher.endpoint"]):
+            per_node = max(1, int(c["teacher.gpus_per_node"] or 1))
+            tp = max(1, int(c["teacher.tensor_parallel_size"]))
             nodes = math.ceil(tp / per_node)
-            return Resources(cpus=gen.cpus, gpus=min(tp, per_node), nodes=nodes, time_min=gen.time_min,
-                             mem_gb=gen.mem_gb)
-        return Resources(cpus=gen.cpus, time_min=gen.time_min, mem_gb=gen.mem_gb)
+            return Resources(cpus=cpus, gpus=min(tp, per_node), nodes=nodes, time_min=time_min, mem_gb=mem_gb)
+        return Resources(cpus=cpus, time_min=time_min, mem_gb=mem_gb)
 
     def run(self, ctx: StepContext) -> None:
         from nmframe.generation.registry import BackendSpec, open_backend

@@ -126,6 +126,9 @@ class ImportTraces(Step):
                 inputs.update({f"src{i:02d}_{j:04d}": t for j, t in enumerate(ups)})
         return [TaskSpec(params={}, inputs=inputs)]
 
+    def input_files(self, cfg, params):
+        return [(f"sft.import_files[{i}].path", str(s["path"])) for i, s in enumerate(_specs(cfg)) if s.get("path")]
+
     def config_slice(self, cfg, params):
         """Keyed by the files' contents (not their locations), the arm's own fractions (adding an
         arm changes no other arm's key) and the draw's settings."""

@@ -36,6 +36,9 @@ class Ingest(Step):
     produces = "problems"
     slice_paths = ("source", "ingest")
 
+    def input_files(self, cfg, params):
+        return [(f"source.files[{i}].path", str(f.path)) for i, f in enumerate(cfg.source.files)]
+
     def config_slice(self, cfg, params):
         """Keyed by file contents, not locations: moving the data does not invalidate the cache."""
         out = super().config_slice(cfg, params)

@@ -16,16 +16,23 @@ last finished part when run again. Output: see :mod:`nmframe.stream.runner`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nmframe.config.stage_plan import build_stage_plan
 from nmframe.datafiles import fingerprint, resolve
 from nmframe.engine import Resources, Step, StepContext, register_step
 from nmframe.engine.step import scratch_dir as engine_scratch_dir
-from nmframe.stream import StreamSettings, run_stream
-from nmframe.stream.sources import SUFFIXES
+
+if TYPE_CHECKING:
+    from nmframe.stream import StreamSettings
+
+# nmframe.stream (pyarrow.compute: a third of a second) is imported when a task runs, not when
+# a plan imports every step
 
 
 def input_files(cfg) -> list[Path]:
+    from nmframe.stream.sources import SUFFIXES
+
     specs = [str(p) for p in cfg.stream.files] or [str(f.path) for f in cfg.source.files]
     files: list[Path] = []
     for spec in specs:
@@ -38,6 +45,8 @@ def input_files(cfg) -> list[Path]:
 
 
 def settings(cfg) -> StreamSettings:
+    from nmframe.stream import StreamSettings
+
     st, f = cfg.stream, cfg.filters
     lc = st.length_column
     plan = build_stage_plan(cfg)
@@ -68,6 +77,11 @@ class StreamReleased(Step):
                    "filters.trivial_mode", "source.include_data_sources")
     extra_reads = ("source.files", "model.tokenizer", "model.vocab_size")
 
+    def input_files(self, cfg, params):
+        if cfg.stream.files:
+            return [(f"stream.files[{i}]", str(p)) for i, p in enumerate(cfg.stream.files)]
+        return [(f"source.files[{i}].path", str(f.path)) for i, f in enumerate(cfg.source.files)]
+
     def config_slice(self, cfg, params):
         """Keyed by the files' contents (size+mtime beyond 64 MiB), not their locations; the
         tokenizer only matters when lengths are counted; speed knobs are left out."""
@@ -87,6 +101,8 @@ class StreamReleased(Step):
         return Resources(cpus=int(cfg.stream.workers or 4), time_min=240, mem_gb=8)
 
     def run(self, ctx: StepContext) -> None:
+        from nmframe.stream import run_stream
+
         cfg = ctx.cfg
         files = input_files(cfg)
         ctx.log.info("stream_released: %d file(s)", len(files))

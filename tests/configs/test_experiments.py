@@ -64,18 +64,18 @@ def test_the_base_model_row_samples_qwen3_at_its_baseline_settings(tmp_path):
 def test_a_run_without_the_data_fails_with_a_clear_error(tmp_path, capsys):
     rc = main(["run", "-q", "experiment=paper/table3", f"paths.outputs={tmp_path}", "paths.data=/nonexistent/data",
                "tracking.wandb_mode=disabled", "--only", "ingest"])
-    assert rc == 1
-    assert "failed ingest" in capsys.readouterr().err
-    log = next((tmp_path / "runs").rglob("ingest-*.log")).read_text()
-    assert "source file not found: /nonexistent/data/nemotron-math-v2" in log
+    assert rc == 2  # refused at plan time, before any task starts
+    assert "missing input file: source.files[0].path=/nonexistent/data/nemotron-math-v2" in capsys.readouterr().err
 
 
 @pytest.mark.slow
 def test_plan_shows_resources_and_gpu_hours(tmp_path, capsys):
-    assert main(["plan", "experiment=paper/table4_aops_vs_se", "launcher=slurm", f"paths.outputs={tmp_path}"]) == 0
+    assert main(["plan", "--tasks", "experiment=paper/table4_aops_vs_se", "launcher=slurm",
+                 f"paths.outputs={tmp_path}"]) == 0
     out = capsys.readouterr().out
-    assert "train_stage" in out and "32n 8g" in out and "evaluate" in out and "8g 8c 720m" in out
-    assert re.search(r"GPU-hours to run[^:]*: [\d,]+\.\d", out)
+    assert re.search(r"^\d+ +train_stage .* 32n 8g 32c 1440m +[\d,]+\.\d ", out, re.M)  # cost model
+    assert re.search(r"^\d+ +evaluate .* 8g 8c 720m +≤ 96\.0 ", out, re.M)  # the time-limit bound
+    assert re.search(r"│ total .*│ +≤ [\d,]+\.\d │", out)
 
 
 def test_table5_sweep_plans_generation_once(tmp_path):

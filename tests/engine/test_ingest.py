@@ -100,12 +100,10 @@ def test_ids_are_stable_and_whitespace_insensitive():
     assert problem_id("x") == "p-" + __import__("hashlib").sha1(b"x").hexdigest()[:12]
 
 
-def test_missing_source_file_is_a_clear_error(nm_env):
-    assert _ingest(nm_env, [(nm_env / "nope.jsonl", "auto")]) == 1
-    from nmframe.engine.runs import list_runs
-
-    state = list(list_runs(nm_env / "outputs" / "runs")[-1].states().values())[0]
-    assert "source file not found" in state["error"]
+def test_missing_source_file_is_a_clear_error(nm_env, capsys):
+    assert _ingest(nm_env, [(nm_env / "nope.jsonl", "auto")]) == 2  # refused when planning, nothing runs
+    assert f"missing input file: source.files[0].path={nm_env / 'nope.jsonl'} (read by ingest)" in capsys.readouterr().err
+    assert not (nm_env / "outputs" / "runs").exists()
 
 
 def test_fields_of_the_wrong_type_are_row_errors_with_file_and_line(nm_env):

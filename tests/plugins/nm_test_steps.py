@@ -1,8 +1,8 @@
 """Steps used only by the engine tests (registered through NMFRAME_PLUGINS).
 
 `counted` records every computation in a counter file, so tests can tell how many times a key
-was computed across processes; `boom` always fails; `partial_then_sleep` writes half its output
-and waits, so a test can kill it mid-step.
+was computed across processes; `boom` always fails (`after_boom`, `after_boom_shards` wait on
+it); `partial_then_sleep` writes half its output and waits, so a test can kill it mid-step.
 """
 import os
 import time
@@ -52,6 +52,20 @@ class AfterBoom(Step):
     name = "after_boom"
     VERSION = "1"
     inputs = ("boom",)
+
+    def run(self, ctx):
+        (ctx.out_dir / "never.txt").write_text("x")
+
+
+@register_step
+class AfterBoomShards(Step):
+    """Three tasks downstream of `boom`: a failure's dependants are counted, not listed."""
+    name = "after_boom_shards"
+    VERSION = "1"
+    inputs = ("boom",)
+
+    def tasks(self, cfg, dag):
+        return [TaskSpec(params={"shard": i}, inputs={"boom": dag.one("boom")}) for i in range(3)]
 
     def run(self, ctx):
         (ctx.out_dir / "never.txt").write_text("x")

@@ -52,8 +52,9 @@ def test_key_follows_file_contents_and_output_settings_not_locations_or_speed(tm
     assert _key(tmp_path, data) != key                                    # new contents
 
 
-def test_missing_input_fails_naming_the_path(tmp_path):
+def test_missing_input_fails_naming_the_path(tmp_path, capsys):
     missing = tmp_path / "nothing"
-    assert main(["run", *BASE, f"paths.outputs={tmp_path / 'o'}", f"stream.files=[{missing}]"]) != 0
-    (log,) = (tmp_path / "o" / "runs").glob("*/logs/stream_released-*.log")
-    assert f"stream_released: no JSONL or Parquet files at {missing} (set stream.files" in log.read_text()
+    assert main(["run", *BASE, f"paths.outputs={tmp_path / 'o'}", f"stream.files=[{missing}]"]) == 2
+    # refused when planning, before anything runs
+    assert f"missing input file: stream.files[0]={missing} (read by stream_released)" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "runs").exists()
