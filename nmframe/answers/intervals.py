@@ -113,10 +113,13 @@ def _inequality(s: str) -> Bounds | None:
 
 def compare(gold: str, pred: str) -> bool | None:
     """True/False when one side is an interval and the other an inequality these rules
-    read, else None."""
+    read, or both are intervals (equal iff the same ends and the same openness, as
+    math-verify compares intervals; ``(6,\\infty)`` equals ``x\\in(6,+\\infty)``), else None."""
     gi, pi = _interval(gold), _interval(pred)
-    if (gi is None) == (pi is None):
-        return None  # both intervals (the tuple rules decide) or neither
+    if gi is None and pi is None:
+        return None
+    if gi is not None and pi is not None:
+        return gi == pi
     other = _inequality(pred if gi is not None else gold)
     if other is None:
         return None

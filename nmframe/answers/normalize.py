@@ -182,17 +182,36 @@ def has_relation(s: str) -> bool:
     return bool(_RELATION.search(s))
 
 
+_TUPLE_ASSIGNMENT = re.compile(r"\(([A-Za-z](?:,[A-Za-z])+)\)=(?P<rhs>\(.+\))")
+
+
+def _strip_tuple_assignment(pred: str) -> str:
+    """``(x,y)=(1,2)`` -> ``(1,2)``: a tuple of bare variables set to a tuple of as many
+    entries (no nested brackets, no further relation)."""
+    m = _TUPLE_ASSIGNMENT.fullmatch(pred)
+    if not m:
+        return pred
+    rhs = m.group("rhs")
+    body = rhs[1:-1]
+    if has_relation(rhs) or any(c in body for c in "()[]{}"):
+        return pred
+    if body.count(",") != m.group(1).count(","):
+        return pred
+    return rhs
+
+
 def strip_assignment(pred: str) -> str:
     """``x=2`` -> ``2``: drop a single-variable assignment prefix from a prediction.
 
     Applied only when the gold answer is not itself an equation (the caller checks),
     and only for one bare variable (optionally subscripted, Latin or Greek) with a
     right side that holds no further relation: ``x^2-1=0``, ``a+b=3`` and ``x=y=2``
-    are left alone.
+    are left alone. A tuple of bare variables set to a tuple as long is dropped the
+    same way (``(x,y)=(1,2)`` -> ``(1,2)``: it states the point, as ``x=2`` states 2).
     """
     m = _ASSIGNMENT.fullmatch(pred)
     if not m:
-        return pred
+        return _strip_tuple_assignment(pred)
     rhs = m.group("rhs").strip()
     if not rhs or has_relation(rhs):
         return pred
