@@ -29,7 +29,6 @@ in this process and sends only the rest, batched, to all cores.
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
 from typing import Iterable
@@ -197,8 +196,9 @@ def grade_many(
     """
     pairs = list(pairs)
     if len(pairs) >= _PREWARM_AT:
-        # start the worker processes now: their imports overlap the fast path below
-        get_pool().prewarm(min(workers or os.cpu_count() or 1, 64))
+        # start one worker now, so its imports overlap the fast path below; more are
+        # started by run_many only if enough pairs are left for them
+        get_pool().prewarm(1)
     out: list[Verdict | None] = [None] * len(pairs)
     by_raw: dict[tuple[str, str | None], list[int]] = {}
     for i, pair in enumerate(pairs):
