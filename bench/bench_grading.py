@@ -17,8 +17,34 @@ and extrapolated to the full workload when the full loop would exceed the time b
 the output says when it did. Agreement is measured on the items both graded (ours:
 "correct"/"wrong", never "ungraded"); disagreements are printed by category.
 
-    python bench/bench_grading.py                 # 300K predictions, 20K problems
-    python bench/bench_grading.py --scale 0.05    # 15K predictions, 1K problems
+A second workload, built independently (``bench/grading_workload.py``), is shaped like
+evaluation: 5,000 pairs, 8-16 samples per problem, about 40% repeated pairs, ten answer
+kinds including letters, worded and malformed answers. Both print the speed-up in wall
+and in CPU time (grade_many's CPU includes its worker processes), the agreement outside
+the documented departures, and the repeat rate. The goal is >= 20x on workloads of the
+evaluation shape at full agreement outside the departures; it is a goal of this script,
+not of a timed test.
+
+    python bench/bench_grading.py                 # both: 300K predictions, then 5,000 pairs
+    python bench/bench_grading.py --scale 0.1     # own workload 32K predictions
+    python bench/bench_grading.py --workload eval # only the evaluation-shaped workload
+
+Where the time goes (profiled with cProfile on the evaluation-shaped workload, 2 cores,
+CPU seconds):
+
+* plain loop: about 60-68 s, 13 ms a pair. About 87% of math-verify's time is the LaTeX
+  parse (latex2sympy2's ANTLR parser, mostly adaptive prediction in full context), about
+  12% ``verify`` (sympy ``simplify``).
+* grade_many's rule path (normalise, then the fast rules): 0.46 s for 3,034 distinct
+  pairs, 0.15 ms a pair, half of it in ``normalize``; deduplication removes 39% first.
+* a worker start-up: about 1.05 s (0.8 s importing sympy, latex2sympy2, math_verify;
+  0.25 s loading the grammar), and a fresh worker's parser is cold: the same pairs cost
+  6.8 s in a new process and 4.6 s once its prediction tables are warm.
+* before this round 401 distinct pairs reached math-verify (19.5 s in workers: letters,
+  tuples against sets, infinite intervals, ``(x,y)=(a,b)``), after it 251 (about 7-9 s
+  with start-ups): 134 are predictions math-verify cannot parse (malformed), 52 worded
+  answers, the rest malformed-but-parseable text against every kind of gold. Those are
+  what is left between the measured figure and the goal.
 """
 from __future__ import annotations
 
@@ -272,8 +298,8 @@ def run_workload(name: str, items, args) -> dict:
           f" ({m - len(both)} items ungraded by grade_many excluded)")
     print(f"agreement outside the documented departures: {agree + len(deliberate)}/{len(both)}"
           f" = {(agree + len(deliberate)) / max(len(both), 1):.4%} ({len(deliberate)} departures: equation"
-          " guards, intervals against inequalities, answers whose normal forms are equal but whose raw"
-          " string math-verify misreads, e.g. a trailing period)")
+          " guards, intervals against inequalities, raw strings math-verify misreads while it agrees"
+          " on the normal forms, e.g. a trailing period)")
     if dis:
         cats = Counter((items[i][1], ours[i].reason, ours[i].outcome) for i in dis)
         print("disagreements by (gold kind, our reason, our outcome):")
@@ -290,15 +316,22 @@ def run_workload(name: str, items, args) -> dict:
 
 
 def _deliberate(item, verdict) -> bool:
-    """A documented departure from math-verify (see nmframe/answers/grading.py)."""
-    from nmframe.answers import intervals, normalize
+    """A documented departure from math-verify (see nmframe/answers/grading.py): an
+    equation guard, an interval against the inequality that states it, or a pair whose
+    raw strings math-verify misreads (a trailing period, ``\\(..\\)`` around an interval)
+    while it agrees with us on the normal forms."""
+    from math_verify import parse, verify
+
+    from nmframe.answers import intervals
+    from nmframe.answers.grading import normal_pair
 
     if "guard" in verdict.reason or verdict.reason == "fast-path":
         return True
-    gold, pred = normalize(item[2]), normalize(item[3] or "")
-    # an interval equals the inequality that states it, whichever is the gold
-    return verdict.reason == "fast-path structure" and intervals._interval(gold) is not None \
-        and intervals._inequality(pred) is not None
+    gold, pred = normal_pair(item[2], item[3] or "")
+    if verdict.reason == "fast-path structure" and intervals._interval(gold) is not None \
+            and intervals._inequality(pred) is not None:
+        return True
+    return bool(verify(parse(_wrap(gold)), parse(_wrap(pred)))) == (verdict.outcome == "correct")
 
 
 # ----------------------------------------------------------------------------- main
