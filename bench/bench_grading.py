@@ -17,8 +17,34 @@ and extrapolated to the full workload when the full loop would exceed the time b
 the output says when it did. Agreement is measured on the items both graded (ours:
 "correct"/"wrong", never "ungraded"); disagreements are printed by category.
 
-    python bench/bench_grading.py                 # 300K predictions, 20K problems
-    python bench/bench_grading.py --scale 0.05    # 15K predictions, 1K problems
+A second workload, built independently (``bench/grading_workload.py``), is shaped like
+evaluation: 5,000 pairs, 8-16 samples per problem, about 40% repeated pairs, ten answer
+kinds including letters, worded and malformed answers. Both print the speed-up in wall
+and in CPU time (grade_many's CPU includes its worker processes), the agreement outside
+the documented departures, and the repeat rate. The goal is >= 20x on workloads of the
+evaluation shape at full agreement outside the departures; it is a goal of this script,
+not of a timed test.
+
+    python bench/bench_grading.py                 # both: 300K predictions, then 5,000 pairs
+    python bench/bench_grading.py --scale 0.1     # own workload 32K predictions
+    python bench/bench_grading.py --workload eval # only the evaluation-shaped workload
+
+Where the time goes (profiled with cProfile on the evaluation-shaped workload, 2 cores,
+CPU seconds):
+
+* plain loop: about 60-68 s, 13 ms a pair. About 87% of math-verify's time is the LaTeX
+  parse (latex2sympy2's ANTLR parser, mostly adaptive prediction in full context), about
+  12% ``verify`` (sympy ``simplify``).
+* grade_many's rule path (normalise, then the fast rules): 0.46 s for 3,034 distinct
+  pairs, 0.15 ms a pair, half of it in ``normalize``; deduplication removes 39% first.
+* a worker start-up: about 1.05 s (0.8 s importing sympy, latex2sympy2, math_verify;
+  0.25 s loading the grammar), and a fresh worker's parser is cold: the same pairs cost
+  6.8 s in a new process and 4.6 s once its prediction tables are warm.
+* before this round 401 distinct pairs reached math-verify (19.5 s in workers: letters,
+  tuples against sets, infinite intervals, ``(x,y)=(a,b)``), after it 251 (about 7-9 s
+  with start-ups): 134 are predictions math-verify cannot parse (malformed), 52 worded
+  answers, the rest malformed-but-parseable text against every kind of gold. Those are
+  what is left between the measured figure and the goal.
 """
 from __future__ import annotations
 
@@ -26,6 +52,7 @@ import argparse
 import logging
 import os
 import random
+import resource
 import sys
 import time
 from collections import Counter
@@ -174,91 +201,105 @@ def make_workload(n_problems: int, per_problem: int, seed: int):
 # ----------------------------------------------------------------------------- plain loop
 
 
+def _wrap(s: str) -> str:
+    return s if "$" in s or "\\boxed" in s else f"${s}$"
+
+
 def plain_loop(items, budget_s: float, seed: int):
     """math-verify parse+verify per item on whole problems in random order until the budget
-    is spent; returns ({item index: bool}, seconds)."""
+    is spent; returns ({item index: bool}, wall seconds, CPU seconds)."""
     from math_verify import parse, verify
 
     logging.getLogger("math_verify").setLevel(logging.CRITICAL)
+    parse("$1$")  # the import and grammar load are not the loop's cost
     by_problem: dict[int, list[int]] = {}
     for i, it in enumerate(items):
         by_problem.setdefault(it[0], []).append(i)
     order = list(by_problem)
     random.Random(seed + 1).shuffle(order)
     out: dict[int, bool] = {}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for pid in order:
         for i in by_problem[pid]:
             _, _, gold, pred = items[i]
-            g = parse(f"${gold}$")
-            p = parse(f"${pred}$") if pred is not None else []
+            g = parse(_wrap(gold))
+            p = parse(_wrap(pred)) if pred is not None else []
             out[i] = bool(verify(g, p))
         if time.perf_counter() - t0 > budget_s:
             break
-    return out, time.perf_counter() - t0
+    return out, time.perf_counter() - t0, time.process_time() - c0
 
 
-# ----------------------------------------------------------------------------- main
+# ----------------------------------------------------------------------------- measuring
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--problems", type=int, default=20_000)
-    ap.add_argument("--per-problem", type=int, default=16)
-    ap.add_argument("--scale", type=float, default=1.0, help="multiply the number of problems")
-    ap.add_argument("--workers", type=int, default=None, help="grade_many workers (default: all cores)")
-    ap.add_argument("--timeout", type=float, default=5.0)
-    ap.add_argument("--baseline-budget", type=float, default=120.0,
-                    help="seconds for the plain loop before extrapolating")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--examples", type=int, default=3, help="disagreement examples per category")
-    args = ap.parse_args(argv)
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
-    n_problems = max(1, round(args.problems * args.scale))
-    items = make_workload(n_problems, args.per_problem, args.seed)
-    n = len(items)
-    pairs = [(g, p) for _, _, g, p in items]
-    distinct = len(set(pairs))
-    print(f"workload: {n} predictions over {n_problems} problems ({args.per_problem} each), "
-          f"{distinct} distinct (gold, pred) pairs, cores: {os.cpu_count()}")
-    # the share of pairs seen before in the workload: what deduplication and the cache can save,
-    # so speedups are only comparable between workloads with similar repeat rates
-    print(f"repeat rate: {1 - distinct / max(n, 1):.1%} of pairs repeat an earlier pair")
-    print("gold kinds:", dict(Counter(k for _, k, _, _ in items[:: args.per_problem])))
 
-    from nmframe.answers import cache_stats, clear_cache, grade_many, shutdown_pool
+def timed_grade_many(pairs, workers, timeout):
+    """(verdicts, wall s, CPU s) of grade_many from a cold start: no workers, empty cache.
+    CPU time counts this process and the worker processes (collected when the pool is shut
+    down, after the clock has stopped)."""
+    from nmframe.answers import clear_cache, grade_many, shutdown_pool
 
     shutdown_pool()
     clear_cache()
-    t0 = time.perf_counter()
-    ours = grade_many(pairs, workers=args.workers, timeout=args.timeout, progress=sys.stderr.isatty())
-    t_ours = time.perf_counter() - t0
+    k0 = _children_cpu()
+    t0, c0 = time.perf_counter(), time.process_time()
+    ours = grade_many(pairs, workers=workers, timeout=timeout, progress=sys.stderr.isatty())
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    shutdown_pool()
+    time.sleep(0.2)  # killed workers are reaped by shutdown_pool; their CPU time is now counted
+    return ours, wall, cpu + _children_cpu() - k0
+
+
+def run_workload(name: str, items, args) -> dict:
+    """Grade ``items`` both ways and print the figures; returns them."""
+    from nmframe.answers import cache_stats
+
+    n = len(items)
+    pairs = [(g, p) for _, _, g, p in items]
+    distinct = len(set(pairs))
+    n_problems = len({it[0] for it in items})
+    print(f"\n=== workload: {name} ===")
+    print(f"{n} predictions over {n_problems} problems, {distinct} distinct (gold, pred) pairs, "
+          f"cores: {os.cpu_count()}")
+    # the share of pairs seen before in the workload: what deduplication and the cache can save,
+    # so speedups are only comparable between workloads with similar repeat rates
+    repeat = 1 - distinct / max(n, 1)
+    print(f"repeat rate: {repeat:.1%} of pairs repeat an earlier pair")
+    print("gold kinds:", dict(Counter(k for _, k, _, _ in {(it[0], it[1]): it for it in items}.values())))
+
+    ours, t_ours, cpu_ours = timed_grade_many(pairs, args.workers, args.timeout)
     st = cache_stats()
-    print(f"\ngrade_many: {t_ours:.2f} s, {n / t_ours:,.0f} items/s (worker start-up included)")
+    print(f"grade_many: {t_ours:.2f} s wall, {cpu_ours:.2f} s CPU (workers included), "
+          f"{n / t_ours:,.0f} items/s (worker start-up included)")
     print(f"  decided by fast path: {st['fast_path']} distinct pairs, by math-verify: {st['math_verify']}, "
           f"timeouts: {st['timeouts']}")
     print("  outcomes:", dict(Counter(v.outcome for v in ours)))
 
-    base, t_base = plain_loop(items, args.baseline_budget, args.seed)
+    base, t_base, cpu_base = plain_loop(items, args.baseline_budget, args.seed)
     m = len(base)
-    rate_base = m / t_base
-    extrapolated = m < n
-    t_base_full = n / rate_base
+    scale = n / m
     how = (f"extrapolated from {m} items ({m / n:.1%}, whole problems in random order) timed in {t_base:.1f} s"
-           if extrapolated else "full loop")
-    print(f"\nplain math-verify loop: {rate_base:,.0f} items/s, {t_base_full:.1f} s for all {n} items ({how})")
-    print(f"\nspeedup: {t_base_full / t_ours:.1f}x")
+           if m < n else "full loop")
+    print(f"plain math-verify loop: {m / t_base:,.0f} items/s, {t_base * scale:.1f} s wall, "
+          f"{cpu_base * scale:.1f} s CPU for all {n} items ({how})")
+    speed_wall, speed_cpu = t_base * scale / t_ours, cpu_base * scale / cpu_ours
+    print(f"speedup: {speed_wall:.1f}x wall, {speed_cpu:.1f}x CPU")
 
     both = [i for i in base if ours[i].outcome != "ungraded"]
-    agree = [i for i in both if (ours[i].outcome == "correct") == base[i]]
-    print(f"agreement on items both graded: {len(agree)}/{len(both)} = {len(agree) / max(len(both), 1):.4%}"
-          f" ({m - len(both)} items ungraded by grade_many excluded)")
     dis = [i for i in both if (ours[i].outcome == "correct") != base[i]]
-    deliberate = [i for i in dis if "guard" in ours[i].reason or ours[i].reason == "fast-path"]
-    print(f"agreement excluding deliberate departures: {len(both) - len(dis) + len(deliberate)}/{len(both)}"
-          f" = {(len(both) - len(dis) + len(deliberate)) / max(len(both), 1):.4%}"
-          f" ({len(deliberate)} deliberate: equation guards, and answers whose normal forms are equal"
-          " but whose raw string math-verify misreads, e.g. a trailing period)")
+    deliberate = [i for i in dis if _deliberate(items[i], ours[i])]
+    agree = len(both) - len(dis)
+    print(f"agreement on items both graded: {agree}/{len(both)} = {agree / max(len(both), 1):.4%}"
+          f" ({m - len(both)} items ungraded by grade_many excluded)")
+    print(f"agreement outside the documented departures: {agree + len(deliberate)}/{len(both)}"
+          f" = {(agree + len(deliberate)) / max(len(both), 1):.4%} ({len(deliberate)} departures: equation"
+          " guards, intervals against inequalities, raw strings math-verify misreads while it agrees"
+          " on the normal forms, e.g. a trailing period)")
     if dis:
         cats = Counter((items[i][1], ours[i].reason, ours[i].outcome) for i in dis)
         print("disagreements by (gold kind, our reason, our outcome):")
@@ -270,8 +311,69 @@ def main(argv=None) -> int:
                         and shown[(kind, reason)] < args.examples:
                     shown[(kind, reason)] += 1
                     print(f"            gold={items[i][2]!r} pred={items[i][3]!r} math-verify={base[i]}")
-    print("  (reasons containing 'guard' are deliberate departures from math-verify: an equation"
-          " answer is not its right side; see nmframe/answers/mv_judge.py)")
+    return {"speedup_wall": speed_wall, "speedup_cpu": speed_cpu, "repeat": repeat,
+            "agreement": (agree + len(deliberate)) / max(len(both), 1)}
+
+
+def _deliberate(item, verdict) -> bool:
+    """A documented departure from math-verify (see nmframe/answers/grading.py): an
+    equation guard, an interval against the inequality that states it, or a pair whose
+    raw strings math-verify misreads (a trailing period, ``\\(..\\)`` around an interval)
+    while it agrees with us on the normal forms."""
+    from math_verify import parse, verify
+
+    from nmframe.answers import intervals
+    from nmframe.answers.grading import normal_pair
+
+    if "guard" in verdict.reason or verdict.reason == "fast-path":
+        return True
+    gold, pred = normal_pair(item[2], item[3] or "")
+    if verdict.reason == "fast-path structure" and intervals._interval(gold) is not None \
+            and intervals._inequality(pred) is not None:
+        return True
+    return bool(verify(parse(_wrap(gold)), parse(_wrap(pred)))) == (verdict.outcome == "correct")
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--workload", choices=("both", "own", "eval"), default="both",
+                    help="own: the synthetic one below; eval: bench/grading_workload.py")
+    ap.add_argument("--problems", type=int, default=20_000)
+    ap.add_argument("--per-problem", type=int, default=16)
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply the number of problems")
+    ap.add_argument("--eval-pairs", type=int, default=5000, help="pairs in the evaluation-shaped workload")
+    ap.add_argument("--workers", type=int, default=None, help="grade_many workers (default: all cores)")
+    ap.add_argument("--timeout", type=float, default=5.0)
+    ap.add_argument("--baseline-budget", type=float, default=120.0,
+                    help="seconds for the plain loop before extrapolating")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--examples", type=int, default=3, help="disagreement examples per category")
+    args = ap.parse_args(argv)
+
+    figures = {}
+    if args.workload in ("both", "own"):
+        n_problems = max(1, round(args.problems * args.scale))
+        figures["own"] = run_workload(f"own ({n_problems} problems x {args.per_problem})",
+                                      make_workload(n_problems, args.per_problem, args.seed), args)
+    if args.workload in ("both", "eval"):
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import grading_workload
+
+        figures["eval"] = run_workload(
+            f"evaluation-shaped ({args.eval_pairs} pairs, bench/grading_workload.py)",
+            grading_workload.make_workload(args.eval_pairs, args.seed + 1), args)
+    print("\n=== summary ===")
+    for name, f in figures.items():
+        print(f"{name:5s} speedup {f['speedup_wall']:.1f}x wall, {f['speedup_cpu']:.1f}x CPU, "
+              f"agreement outside departures {f['agreement']:.4%}, repeat rate {f['repeat']:.1%}")
+    print("(the goal is >= 20x on evaluation-shaped workloads at full agreement outside the departures;"
+          " reasons containing 'guard' are deliberate: an equation answer is not its right side,"
+          " see nmframe/answers/mv_judge.py)")
+    from nmframe.answers import shutdown_pool
+
     shutdown_pool()
     return 0
 

@@ -16,7 +16,7 @@ Agreeing values are equal answers even where sympy's simplification would fail t
 prove it (nested radicals: ``\\sqrt{5+2\\sqrt{6}}`` and ``\\sqrt{2}+\\sqrt{3}``).
 
 Grammar (anything else returns None and math-verify decides): numbers (``12``,
-``1.5``), factorials of integers (``5!``, up to 1000!), the variables above, ``+ - * / \\cdot \\times``, unary signs,
+``1.5``), factorials of integers (``5!``, up to 3000!), the variables above, ``+ - * / \\cdot \\times``, unary signs,
 ``\\frac{..}{..}``, ``\\frac12``, ``\\sqrt{..}``, ``\\sqrt2``, ``\\pi``, ``^d`` /
 ``^{..}`` with a constant exponent (one level, no towers), parentheses and braces.
 Implicit multiplication only before ``\\sqrt``, ``\\pi`` and a variable, and never
@@ -42,7 +42,7 @@ from fractions import Fraction
 from functools import lru_cache
 
 _TOKEN = re.compile(r"\s*(\d+(?:\.\d+)?|\\frac|\\sqrt|\\pi|\\cdot|\\times|[xyznki]|[-+*/^(){}!])")
-_MAX_FACTORIAL = 1000
+_MAX_FACTORIAL = 3000  # 3000! has 9131 digits and takes well under a millisecond
 _MAX_EXP = 1000.0
 _VARS = {
     "x": (0.5772156649015329, -1.3247179572447460, 2.2360679774997897),
@@ -101,6 +101,10 @@ class _Parser:
     @staticmethod
     def const(tok: str) -> Vec:
         return _const(float(tok))
+
+    @staticmethod
+    def factorial(n: int) -> Vec:
+        return _const(float(math.factorial(n)))  # OverflowError past 170!: the exact value decides
 
     @staticmethod
     def var(name: str) -> Vec:
@@ -244,7 +248,7 @@ class _Parser:
                 self.take()
                 if "." in tok or int(tok) > _MAX_FACTORIAL or self.peek() == "!":
                     raise _Refuse  # n!! is a double factorial
-                return self.const(str(math.factorial(int(tok)))), False
+                return self.factorial(int(tok)), False
             return self.const(tok), False
         if tok in _VARS:
             self._no_digit_next()
@@ -282,6 +286,10 @@ class _ExactParser(_Parser):
     @staticmethod
     def const(tok: str) -> Vec:
         return (Fraction(tok),)
+
+    @staticmethod
+    def factorial(n: int) -> Vec:
+        return (Fraction(math.factorial(n)),)  # no decimal string: past 4300 digits int(str) refuses
 
     @staticmethod
     def var(name: str) -> Vec:

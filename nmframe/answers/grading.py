@@ -9,10 +9,11 @@ Order of decisions for one pair (first that applies):
 3. both plain numbers (:func:`.numbers.parse_number`) -> decided exactly with
    fractions, "fast-path numeric" (``0.5`` = ``1/2``, ``016`` = ``16``).
 4. both worded answers with the same words (``\\text{No solution}`` / ``no solution``)
-   -> correct, "fast-path text".
-5. both tuples / intervals / sets of exact numbers (:mod:`.tuples`), or an interval
-   against a one-variable inequality (:mod:`.intervals`: ``(2,5]`` and ``2<x\\le5``) ->
-   decided, "fast-path structure".
+   -> correct, "fast-path text"; both single letters (:mod:`.letters`, multiple choice:
+   ``B`` / ``\\textbf{(B)}``) -> decided, "fast-path letter".
+5. both tuples / intervals / sets of exact numbers (:mod:`.tuples`), both intervals
+   (also half-infinite, ``x\\in`` prefix) or an interval against a one-variable inequality
+   (:mod:`.intervals`: ``(2,5]`` and ``2<x\\le5``) -> decided, "fast-path structure".
 6. both simple arithmetic (:mod:`.arith`, constants or polynomials/rational functions
    in x, y, z, n, k) whose values at sample points clearly differ -> wrong, or agree to
    12 significant digits -> correct, "fast-path arithmetic"; rational constants
@@ -24,16 +25,17 @@ Order of decisions for one pair (first that applies):
    "error: ...").
 
 :func:`grade_many` deduplicates raw pairs, then normalised pairs, decides what it can
-in this process and sends only the rest, batched, to all cores.
+in this process and sends only the rest, batched, to worker processes: one per
+:data:`.pool.PAIRS_PER_WORKER` pairs left (a worker costs about a second to start), up to
+all cores.
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
 from typing import Iterable
 
-from . import intervals, tuples
+from . import intervals, letters, tuples
 from . import arith, equations
 from .cache import CACHE
 from .normalize import has_relation, normalize, strip_assignment, text_key
@@ -48,6 +50,8 @@ _FAST_OK = Verdict(CORRECT, "fast-path")
 _NUM_OK = Verdict(CORRECT, "fast-path numeric")
 _NUM_BAD = Verdict(WRONG, "fast-path numeric")
 _TEXT_OK = Verdict(CORRECT, "fast-path text")
+_LETTER_OK = Verdict(CORRECT, "fast-path letter")
+_LETTER_BAD = Verdict(WRONG, "fast-path letter")
 _SHAPE_OK = Verdict(CORRECT, "fast-path structure")
 _SHAPE_BAD = Verdict(WRONG, "fast-path structure")
 _ARITH_OK = Verdict(CORRECT, "fast-path arithmetic")
@@ -81,6 +85,9 @@ def fast_verdict(g: str, p: str) -> Verdict | None:
     tg = text_key(g)
     if tg is not None and tg == text_key(p):
         return _TEXT_OK
+    same = letters.compare(g, p)
+    if same is not None:
+        return _LETTER_OK if same else _LETTER_BAD
     same = tuples.compare(g, p)
     if same is None:
         same = intervals.compare(g, p)
@@ -187,12 +194,13 @@ def grade_many(
 
     Identical raw pairs and identical normalised pairs are graded once; pairs the fast
     path or the cache decide never leave this process; the rest go to up to ``workers``
-    (default: all cores) worker processes in batches.
+    (default: all cores) worker processes in batches, one worker per 40 pairs left.
     """
     pairs = list(pairs)
     if len(pairs) >= _PREWARM_AT:
-        # start the worker processes now: their imports overlap the fast path below
-        get_pool().prewarm(min(workers or os.cpu_count() or 1, 64))
+        # start one worker now, so its imports overlap the fast path below; more are
+        # started by run_many only if enough pairs are left for them
+        get_pool().prewarm(1)
     out: list[Verdict | None] = [None] * len(pairs)
     by_raw: dict[tuple[str, str | None], list[int]] = {}
     for i, pair in enumerate(pairs):

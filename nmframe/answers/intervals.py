@@ -12,8 +12,10 @@ Forms read (after :func:`.normalize.normalize`, which removes spaces):
 * inequalities ``x<b``, ``x\\le b``, ``x>a``, ``x\\ge a``, the same with the variable on
   the right (``b>x``), and chains ``a<x<b`` / ``a\\le x<b`` (also written with ``>``).
 
-Anything else (unions, decimals, expressions as endpoints, two variables) is None and
-goes to math-verify.
+Ends may be decimals (``(0,12.5)`` and ``0<x<12.5``, huggingface/Math-Verify#10), but
+only their exact equality decides: different ends of which one is a decimal are left to
+math-verify, which rounds decimals. Anything else (unions, expressions as endpoints, two
+variables) is None and goes to math-verify.
 """
 from __future__ import annotations
 
@@ -41,8 +43,8 @@ def _endpoint(s: str, lower: bool) -> tuple[bool, Fraction | None] | None:
         return (True, None) if lower else None
     if s in _INF:
         return None if lower else (True, None)
-    if "." in s or "e" in s.lower().replace("\\frac", ""):
-        return None  # decimals: math-verify rounds them
+    if "e" in s.lower().replace("\\frac", ""):
+        return None  # scientific notation
     v = parse_number(s)
     return None if v is None else (True, v)
 
@@ -113,11 +115,22 @@ def _inequality(s: str) -> Bounds | None:
 
 def compare(gold: str, pred: str) -> bool | None:
     """True/False when one side is an interval and the other an inequality these rules
-    read, else None."""
+    read, or both are intervals (equal iff the same ends and the same openness, as
+    math-verify compares intervals; ``(6,\\infty)`` equals ``x\\in(6,+\\infty)``), else None."""
     gi, pi = _interval(gold), _interval(pred)
-    if (gi is None) == (pi is None):
-        return None  # both intervals (the tuple rules decide) or neither
+    if gi is None and pi is None:
+        return None
+    if gi is not None and pi is not None:
+        return _decided(gi == pi, gold, pred)
     other = _inequality(pred if gi is not None else gold)
     if other is None:
         return None
-    return (gi or pi) == other
+    return _decided((gi or pi) == other, gold, pred)
+
+
+def _decided(same: bool, gold: str, pred: str) -> bool | None:
+    """Exact equality decides; a difference with a decimal end is left to math-verify,
+    which rounds decimals (``0.3333333`` may equal ``\\frac{1}{3}`` to it)."""
+    if not same and ("." in gold or "." in pred):
+        return None
+    return same

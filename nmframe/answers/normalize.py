@@ -28,6 +28,11 @@ Decisions:
   (``5!`` is 120 to math-verify); after a space it is punctuation.
 * a space right after a ``\\text{..}`` group stays: math-verify reads
   ``\\text{The answer is} 7`` as 7 and ``\\text{The answer is}7`` as a product.
+* plain-text spellings of constants and functions get their LaTeX form, which is what
+  they mean and what math-verify misreads otherwise: a standalone ``pi`` is ``\\pi``
+  (math-verify reads ``pi/2`` as p*i/2), ``exp(..)`` is ``\\exp(..)``, ``\\mathrm{e}`` is
+  ``e`` and ``\\sqrt(2)`` is ``\\sqrt{2}`` (math-verify drops the root: ``4\\sqrt(2)``
+  equal to 4; huggingface/Math-Verify#14, #41, #69).
 """
 from __future__ import annotations
 
@@ -76,6 +81,24 @@ _SPACE_RUN = re.compile(r"\s+")
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _THOUSANDS_BRACE = re.compile(r"(?<=\d)\{,\}(?=\d{3})")
 _INTEGER = re.compile(r"([+-]?)0*(\d+)")
+_PLAIN_PI = re.compile(r"(?<![\\A-Za-z])pi(?![A-Za-z])")
+_PLAIN_EXP = re.compile(r"(?<![\\A-Za-z])exp(?=\()")
+_ROMAN_E = re.compile(r"\\mathrm\{\s*e\s*\}")
+_SQRT_PAREN = re.compile(r"\\sqrt\(([^()]*)\)")
+
+
+def _latex_constants(s: str) -> str:
+    """``pi`` -> ``\\pi``, ``exp(`` -> ``\\exp(``, ``\\mathrm{e}`` -> ``e``, ``\\sqrt(2)`` -> ``\\sqrt{2}``."""
+    if "pi" in s and "\\text" not in s:  # words in \text{..} stay words
+        s = _PLAIN_PI.sub(r"\\pi ", s)
+    if "exp" in s:
+        s = _PLAIN_EXP.sub(r"\\exp", s)
+    if "\\mathrm" in s:
+        s = _ROMAN_E.sub("e", s)
+    if "\\sqrt(" in s:
+        s = _SQRT_PAREN.sub(r"\\sqrt{\1}", s)
+    return s
+
 _DECIMAL_LEAD = re.compile(r"([+-]?)0*(\d*\.\d+)")
 
 
@@ -151,6 +174,7 @@ def normalize(ans: str) -> str:
         s = s.strip("$").strip()
     s = s.replace("$", "")
     s = _unwrap_whole(s)
+    s = _latex_constants(s)
     s = _FRAC_VARIANTS.sub(r"\\frac", s)
     s = _BINOM_VARIANTS.sub(r"\\binom", s)
     s = _LEFT_RIGHT_DOT.sub("", s)
@@ -182,17 +206,36 @@ def has_relation(s: str) -> bool:
     return bool(_RELATION.search(s))
 
 
+_TUPLE_ASSIGNMENT = re.compile(r"\(([A-Za-z](?:,[A-Za-z])+)\)=(?P<rhs>\(.+\))")
+
+
+def _strip_tuple_assignment(pred: str) -> str:
+    """``(x,y)=(1,2)`` -> ``(1,2)``: a tuple of bare variables set to a tuple of as many
+    entries (no nested brackets, no further relation)."""
+    m = _TUPLE_ASSIGNMENT.fullmatch(pred)
+    if not m:
+        return pred
+    rhs = m.group("rhs")
+    body = rhs[1:-1]
+    if has_relation(rhs) or any(c in body for c in "()[]{}"):
+        return pred
+    if body.count(",") != m.group(1).count(","):
+        return pred
+    return rhs
+
+
 def strip_assignment(pred: str) -> str:
     """``x=2`` -> ``2``: drop a single-variable assignment prefix from a prediction.
 
     Applied only when the gold answer is not itself an equation (the caller checks),
     and only for one bare variable (optionally subscripted, Latin or Greek) with a
     right side that holds no further relation: ``x^2-1=0``, ``a+b=3`` and ``x=y=2``
-    are left alone.
+    are left alone. A tuple of bare variables set to a tuple as long is dropped the
+    same way (``(x,y)=(1,2)`` -> ``(1,2)``: it states the point, as ``x=2`` states 2).
     """
     m = _ASSIGNMENT.fullmatch(pred)
     if not m:
-        return pred
+        return _strip_tuple_assignment(pred)
     rhs = m.group("rhs").strip()
     if not rhs or has_relation(rhs):
         return pred

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 STARTUP_TIMEOUT_S = 120.0
+PAIRS_PER_WORKER = 40
 _PKG_ROOT = str(Path(__file__).resolve().parents[2])
 
 Pair = tuple[str, str]
@@ -260,7 +261,9 @@ class WorkerPool:
         n = len(pairs)
         if n == 0:
             return []
-        workers = max(1, min(workers or os.cpu_count() or 1, math.ceil(n / 4)))
+        # a worker costs about a second of CPU to start (imports, grammar load) and a pair
+        # tens of milliseconds: start one per PAIRS_PER_WORKER pairs, not one per core
+        workers = max(1, min(workers or os.cpu_count() or 1, math.ceil(n / PAIRS_PER_WORKER)))
         self.ensure_capacity(workers)
         self.prewarm(workers)
         chunk = max(1, min(64, math.ceil(n / (workers * 4))))

@@ -13,10 +13,15 @@ accepted, since ``[2,1]`` is the empty set); ``\\{..\\}`` is a set. Decided here
 * interval vs interval: equal iff same endpoints and same openness;
 * an interval vs a tuple of another length, or a closed/half-open interval vs a tuple:
   wrong;
-* a tuple, interval or set of two or more elements vs a plain number: wrong.
+* a tuple, interval or set of two or more elements vs a plain number (also one in
+  parentheses, ``(8)``, which math-verify reads as 8): wrong;
+* a set against a tuple or an open interval, as math-verify compares them: a gold set
+  is compared in sorted order, so ``\\{1,2\\}`` equals ``(2,1)``; against a gold tuple
+  (or open interval) the predicted set is read in its written order, so ``(1,2)`` equals
+  ``\\{1,2\\}`` but not ``\\{2,1\\}``. A set or tuple written with a repeated entry is
+  left to math-verify (sets drop repeats, which changes the lengths compared).
 
-Anything else (a set against a tuple, which math-verify may equate, infinities,
-expressions as entries) returns None and goes to math-verify.
+Anything else (infinities, expressions as entries) returns None and goes to math-verify.
 """
 from __future__ import annotations
 
@@ -40,6 +45,26 @@ def _entries(body: str) -> list[Fraction] | None:
             return None
         out.append(v)
     return out
+
+
+_PAREN_NUMBER = re.compile(r"\((.*)\)")
+
+
+def _plain_number(s: str):
+    """The value of a plain number, also one written in parentheses, else None."""
+    m = _PAREN_NUMBER.fullmatch(s)
+    return parse_number(m.group(1) if m else s)
+
+
+def _written(s: str) -> list[Fraction] | None:
+    """The entries of a set or tuple in written order (an interval's two ends), or None
+    when one repeats."""
+    m = _SET.fullmatch(s)
+    body = m.group(1) if m else s[1:-1]
+    vals = _entries(body)
+    if vals is None or len(set(vals)) != len(vals):
+        return None
+    return vals
 
 
 def shape(s: str):
@@ -77,14 +102,31 @@ def compare(gold: str, pred: str) -> bool | None:
         size = 2 if kind == "interval" else len(val)
         # a collection of two or more against one number: never equal to math-verify
         # (a one-element set against its element is equal, so it is left alone)
-        if size >= 2 and parse_number(pred if g is not None else gold) is not None:
+        if size >= 2 and _plain_number(pred if g is not None else gold) is not None:
             return False
         return None
     (gk, gv), (pk, pv) = g, p
     if gk == pk:
         return gv == pv
     if "set" in (gk, pk):
-        return None
+        return _set_against_sequence(gold, g, pred, p)
     # interval vs tuple: equal only as an open interval against a pair with the same
     # entries, and such a pair would itself be an interval (a < b)
     return False
+
+
+def _set_against_sequence(gold: str, g, pred: str, p) -> bool | None:
+    """A set against a tuple or an open interval, in math-verify's order rules."""
+    seq_kind = p[0] if g[0] == "set" else g[0]
+    if seq_kind == "interval":
+        lo, hi, left_open, right_open = (p if g[0] == "set" else g)[1]
+        if not (left_open and right_open):
+            return None  # math-verify compares only open intervals with sets
+    gw, pw = _written(gold), _written(pred)
+    if gw is None or pw is None:
+        return None
+    if len(gw) != len(pw):
+        return False
+    if g[0] == "set":
+        return sorted(gw) == sorted(pw)
+    return gw == pw

@@ -133,7 +133,7 @@ def test_parse_number(s, expected):
         ("[1,2)", "[1,2)", True), ("(1,2)", "[1,2]", False), (r"\{1,2\}", r"\{2,1\}", True),
         (r"\{1,2\}", r"\{1,2,3\}", False), (r"\{1,1,2\}", r"\{1,2\}", True),
         ("(3,1)", "[1,3]", False), (r"(\frac{1}{2},3)", "(1/2,3)", True),
-        ("(1,2)", r"\{1,2\}", None),  # math-verify may equate them: not decided here
+        ("(1,2)", r"\{1,2\}", True),  # math-verify reads the set in written order against a tuple
         ("(0.5,1)", "(1/2,1)", None), ("[2,1]", "[2,1]", None), (r"(1,\infty)", r"(1,\infty)", None),
         ("(1,x)", "(1,x)", None), ("(1,2)", "5", False), (r"\{1,2\}", "1", False), ("5", "[1,9)", False),
         (r"\{5\}", "5", None),  # math-verify: a one-element set equals its element

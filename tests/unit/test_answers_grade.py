@@ -2,6 +2,7 @@
 import concurrent.futures as cf
 import dataclasses
 import json
+import re
 import multiprocessing as mp
 import threading
 import time
@@ -34,6 +35,14 @@ def test_table_is_large_and_covers_every_category():
                    "complex-decimal", "number-in-words"):
         assert needed in cats, needed
     assert {c["expected"] for c in CASES} == {"correct", "wrong", "ungraded"}
+
+
+def test_table_holds_pairs_from_public_bug_reports():
+    """Pairs reported against math-verify, each naming its issue (owner/repo#number)."""
+    sourced = [c for c in CASES if "source" in c]
+    assert len(sourced) >= 20
+    for c in sourced:
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+#\d+", c["source"]), c
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{i}-{c['category']}" for i, c in enumerate(CASES)])
@@ -131,6 +140,13 @@ def test_verdict_is_frozen_and_validated():
         (r"\begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix}", r"\begin{pmatrix}1&2\\3&4\end{pmatrix}"),
         ("", ""),
         ("   ", ""),
+        ("pi/2", r"\pi/2"),
+        ("-2*pi", r"-2*\pi"),
+        (r"\text{pi}", r"\text{pi}"),
+        ("spin", "spin"),
+        ("-1 + exp(16)", r"-1+\exp(16)"),
+        (r"4\sqrt(2)", r"4\sqrt{2}"),
+        (r"1-\frac{1}{\mathrm{e}}", r"1-\frac{1}{e}"),
     ],
 )
 def test_normalize(raw, form):
