@@ -49,6 +49,11 @@ CHEAP: dict[str, tuple[int, list[str]]] = {
 
 # command -> "tests/<file>.py::<test>: what that test runs in its place"
 RUN_ELSEWHERE: dict[str, str] = {
+    "nmframe plan experiment=paper/table3 launcher=dryrun":
+        "tests/unit/test_paper_llm_steps.py::test_readme_commands_for_the_llm_steps: plans it, LLM steps on GPUs",
+    "nmframe plan experiment=paper/table3 launcher=dryrun filters.classify_method=heuristic "
+    "filters.decontam_method=ngram answers.judge=null":
+        "tests/unit/test_paper_llm_steps.py::test_readme_commands_for_the_llm_steps: plans it, heuristics on CPUs",
     "nmframe calibrate outputs/runs/<run> --out my_cluster.yaml":
         "tests/unit/test_costmodel.py::test_readme_cost_model_commands_run: calibrates a run directory with step times",
     "nmframe plan experiment=paper/full_recipe costmodel.profile=my_cluster.yaml":
