@@ -7,6 +7,7 @@ any of them launches.
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import re
@@ -203,8 +204,10 @@ def _absolutize(cfg: DictConfig) -> None:
             cfg.paths[key] = str((base / val).resolve())
 
 
-def compose(overrides: list[str], extra_dirs: list[Path] | None = None, check: bool = True) -> DictConfig:
-    """Compose one run's config; returns a plain, resolved, read-only-keys DictConfig."""
+@contextlib.contextmanager
+def hydra_session(overrides: list[str], extra_dirs: list[Path] | None = None):
+    """Hydra initialised on nmframe's conf/ (+ ``extra_dirs``); yields the overrides to hand to it
+    (checked, with the search path added). Composition errors leave as one-line OverrideErrors."""
     register_schemas()
     GlobalHydra.instance().clear()
     check_overrides(overrides)
@@ -214,15 +217,21 @@ def compose(overrides: list[str], extra_dirs: list[Path] | None = None, check: b
         overrides.append(f"hydra.searchpath=[{paths}]")
     try:
         with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-            cfg = hydra_compose(config_name="config", overrides=overrides)
-        _absolutize(cfg)
-        plain = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True, throw_on_missing=True)
+            yield overrides
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
         raise OverrideError(explain(exc)) from exc
     except yaml.YAMLError as exc:
         raise OverrideError(_yaml_error_line(exc)) from exc
     finally:
         GlobalHydra.instance().clear()
+
+
+def compose(overrides: list[str], extra_dirs: list[Path] | None = None, check: bool = True) -> DictConfig:
+    """Compose one run's config; returns a plain, resolved, read-only-keys DictConfig."""
+    with hydra_session(overrides, extra_dirs) as full:
+        cfg = hydra_compose(config_name="config", overrides=full)
+        _absolutize(cfg)
+        plain = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True, throw_on_missing=True)
     out = OmegaConf.create(plain)
     OmegaConf.set_struct(out, True)
     check_safe_path("name", str(out.name), NAME_MAX)
