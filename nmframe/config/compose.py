@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import logging
 import os
 import re
 import typing
@@ -26,6 +27,7 @@ from omegaconf.errors import OmegaConfBaseException
 from nmframe.config.schema import NmConfig, register_schemas
 from nmframe.config.checks import ConfigError, validate
 
+log = logging.getLogger(__name__)
 GROUPS = ("source", "mode", "tir", "buckets", "model", "parallelism", "teacher", "trainer", "launcher", "experiment")
 
 
@@ -233,6 +235,7 @@ def compose(overrides: list[str], extra_dirs: list[Path] | None = None, check: b
         _absolutize(cfg)
         plain = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True, throw_on_missing=True)
     out = OmegaConf.create(plain)
+    log.debug("composed %s: outputs in %s", " ".join(overrides) or "(defaults)", out.paths.outputs)
     OmegaConf.set_struct(out, True)
     check_safe_path("name", str(out.name), NAME_MAX)
     if check:
