@@ -71,7 +71,7 @@ def groups_help(width: int | None = None) -> str:
     for group, choices in group_choices().items():
         default = defaults.get(group, "none")
         shown = "the model's (parallelism=${model})" if default == "${model}" else default
-        lines.append(f"  {group} (default: {shown}):")
+        lines.append(f"  {group}:  (default: {shown})")
         for c in choices:
             name = f"{c}*" if c == default else c
             desc = _first_comment(root / group / f"{c}.yaml")

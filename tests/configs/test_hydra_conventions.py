@@ -225,7 +225,7 @@ def test_help_wraps_descriptions_and_marks_defaults():
             desc = _first_comment(conf_dir() / group / f"{c}.yaml")
             assert _flat(desc) in flat, f"{group}/{c}: description cut in --help"
         if defaults.get(group) in choices:
-            assert f"{group} (default: {defaults[group]}):" in text
+            assert f"{group}:  (default: {defaults[group]})" in text
             assert re.search(rf"^    {re.escape(defaults[group])}\* ", text, re.M)
     assert "examples:" in text and "--cfg job" in text and "nmframe run -m " in text and "nmframe report" in text
 
