@@ -26,6 +26,7 @@ from nmframe.config.compose import OverrideError, expand_sweep, group_choices, h
 INFO_CHOICES = ["all", "config", "defaults", "defaults-tree", "plugins", "searchpath"]
 SC_FLAGS = ("-sc", "--shell-completion")
 SHELLS = ("bash",)
+VERBOSE_ENV = "NMFRAME_VERBOSE"  # read by nmframe.engine.task_runner
 
 
 def add_show_flags(p: argparse.ArgumentParser) -> None:
@@ -61,6 +62,7 @@ def pop_verbose(overrides: list[str]) -> list[str]:
             names = [n.strip().strip("'\"") for n in value.strip("[]").split(",") if n.strip()]
         for name in names:
             logging.getLogger(name).setLevel(logging.DEBUG)
+        os.environ[VERBOSE_ENV] = ",".join(names)  # the task processes a launcher starts read it
         logging.getLogger("nmframe").debug("hydra.verbose: DEBUG logs for %s", ", ".join(names))
     return rest
 

@@ -127,7 +127,8 @@ def test_shell_completion_refuses_other_shells_and_no_command(capsys):
 
 # ---------------------------------------------------------------------------------- hydra.verbose
 @pytest.fixture
-def restore_log_levels():
+def restore_log_levels(monkeypatch):
+    monkeypatch.delenv("NMFRAME_VERBOSE", raising=False)  # put back (unset) after the test
     names = ["nmframe", "nmframe.engine"]
     levels = {n: logging.getLogger(n).level for n in names}
     yield
@@ -145,6 +146,14 @@ def test_hydra_verbose_true_turns_on_nmframe_debug_logs(outputs, caplog, restore
     assert main(["plan", *QUICK, "hydra.verbose=true"]) == 0
     assert any(line.startswith("composed experiment=quickstart: outputs in ") for line in _debug_lines(caplog))
     assert logging.getLogger("nmframe.engine").isEnabledFor(logging.DEBUG)
+
+
+@pytest.mark.slow
+def test_hydra_verbose_reaches_the_task_processes(nm_env, restore_log_levels):
+    assert main(["run", "-q", *QUICK, "pipeline.steps=[ingest]", "tracking.wandb_mode=disabled",
+                 "hydra.verbose=true"]) == 0
+    logs = "".join(p.read_text() for p in (nm_env / "outputs" / "runs").rglob("logs/*.log"))
+    assert "DEBUG nmframe.task_runner: ingest (key " in logs
 
 
 def test_hydra_verbose_names_a_logger(outputs, capsys, restore_log_levels):
