@@ -67,7 +67,7 @@ def groups_help(width: int | None = None) -> str:
     width = width or _width()
     defaults = group_defaults()
     root = conf_dir()
-    lines = ["config groups (pick one with group=choice; * marks the default):"]
+    lines = ["config groups (pick one with group=choice):", "  (* marks each group's default)"]
     for group, choices in group_choices().items():
         default = defaults.get(group, "none")
         shown = "the model's (parallelism=${model})" if default == "${model}" else default

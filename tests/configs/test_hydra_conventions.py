@@ -148,10 +148,11 @@ def test_hydra_verbose_true_turns_on_nmframe_debug_logs(outputs, caplog, restore
 
 
 @pytest.mark.slow
-def test_hydra_verbose_reaches_the_task_processes(nm_env, restore_log_levels):
+def test_hydra_verbose_reaches_the_task_processes(outputs, monkeypatch, restore_log_levels):
+    monkeypatch.setenv("PYTHONPATH", f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")  # the task process
     assert main(["run", "-q", *QUICK, "pipeline.steps=[ingest]", "tracking.wandb_mode=disabled",
                  "hydra.verbose=true"]) == 0
-    logs = "".join(p.read_text() for p in (nm_env / "outputs" / "runs").rglob("logs/*.log"))
+    logs = "".join(p.read_text() for p in (outputs / "runs").rglob("logs/*.log"))
     assert "DEBUG nmframe.task_runner: ingest (key " in logs
 
 
@@ -249,22 +250,3 @@ def test_every_subcommand_help_names_its_options_whole(verb, capsys, monkeypatch
     assert not re.search(r"\w-$", out, re.M), "a word split at a hyphen"
     if verb == "status":
         assert "how many recent runs to list (default: 15)" in _flat(out)
-
-
-# ---------------------------------------------------------------------------------------- README
-def _readme_hydra_commands() -> list[str]:
-    text = (REPO / "README.md").read_text()
-    block = text.split("Hydra's habits work as in Hydra", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
-    return [line.split("#")[0].strip() for line in block.strip().splitlines()]
-
-
-def test_readme_hydra_commands_run(outputs, capsys, restore_log_levels):
-    commands = _readme_hydra_commands()
-    assert len(commands) == 4
-    for cmd in commands:
-        argv = cmd.split()
-        if cmd.startswith('eval "$('):
-            argv = cmd[len('eval "$('):-len(')"')].split()
-        assert argv[0] == "nmframe"
-        assert main(argv[1:]) == 0, cmd
-        assert capsys.readouterr().out.strip(), cmd
