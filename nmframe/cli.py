@@ -20,7 +20,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from nmframe.config import ConfigError, OverrideError, compose_points, conf_dir, group_choices, override_keys
+from nmframe import cli_help, cli_hydra
+from nmframe.config import ConfigError, OverrideError, compose_points, override_keys
 from nmframe.engine.reads import SweepError
 from nmframe.engine.runs import RunNotFound
 
@@ -30,30 +31,9 @@ console = Console(stderr=False, highlight=False, width=_width)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)  # an error stays one line, whatever the width
 
 
-def _first_comment(path: Path) -> str:
-    try:
-        for line in path.read_text().splitlines():
-            s = line.strip()
-            if s.startswith("#") and not s.startswith("# @package") and not s.startswith("# Run:"):
-                return s.lstrip("# ").strip()
-            if s and not s.startswith("#"):
-                break
-    except OSError:
-        pass
-    return ""
-
-
 def groups_help() -> str:
-    lines = ["config groups (pick one with group=choice):"]
-    root = conf_dir()
-    for group, choices in group_choices().items():
-        lines.append(f"  {group}:")
-        for c in choices:
-            desc = _first_comment(root / group / f"{c}.yaml")
-            lines.append(f"    {c:<28} {desc[:90]}")
-    lines += ["", "any key can be set: trainer.lr=1e-4 launcher.max_parallel=4 pipeline.steps=[ingest]",
-              "sweep with -m: nmframe run -m trainer.lr=1e-4,2e-4  (validated for every point before launch)"]
-    return "\n".join(lines)
+    """Every config group, its default and its choices (:mod:`nmframe.cli_help`)."""
+    return cli_help.groups_help()
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -64,31 +44,32 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="run only STEP (plus upstream steps that are not cached yet)")
     p.add_argument("--config-dir", action="append", default=[], type=Path, metavar="DIR",
                    help="an extra folder of config groups (your own experiments), searched after nmframe's")
+    cli_hydra.add_show_flags(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nmframe", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Declarative, cached experiments for long mathematical-reasoning distillation.",
-        epilog=__doc__.split("\n", 2)[2] + "\n" + groups_help())
+        epilog=cli_help.EXAMPLES + "\n" + groups_help())
     sub = parser.add_subparsers(dest="verb", required=True)
     run = sub.add_parser("run", help="compose, validate, and execute a run (or a sweep with -m)",
-                         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=groups_help())
+                         epilog=cli_help.EXAMPLES + "\n" + groups_help())
     _common(run)
-    run.add_argument("-q", "--quiet", action="store_true")
+    run.add_argument("-q", "--quiet", action="store_true", help="print neither the plan nor each task's state")
     run.add_argument("--tasks", action="store_true", help="print every task of the plan, not only the per-step summary")
     run.add_argument("--verify", action="store_true",
                      help="check every file hash of cached artifacts before reusing them (sizes are always checked)")
     plan = sub.add_parser("plan", help="what would run, per step: tasks, cached, GPU-hours, wall-clock "
                           "(--tasks: every task); runs nothing",
-                          formatter_class=argparse.RawDescriptionHelpFormatter, epilog=groups_help())
+                          epilog=cli_help.EXAMPLES + "\n" + groups_help())
     _common(plan)
-    plan.add_argument("--cfg", action="store_true", help="also print the composed config of each point")
     plan.add_argument("--tasks", action="store_true", help="list every task (step, params, key, state, resources), "
                       "not only the per-step summary")
     status = sub.add_parser("status", help="list runs, or the tasks of one run")
     status.add_argument("run", nargs="?", help="a run directory or its name (default: list recent runs)")
-    status.add_argument("--outputs", type=Path, default=Path("outputs"), help="the outputs folder (default: outputs)")
+    status.add_argument("--outputs", type=Path, default=None,
+                        help="the outputs folder (default: $NMFRAME_OUTPUTS, else <project root>/outputs)")
     status.add_argument("-n", type=int, default=15, help="how many recent runs to list")
     sub.add_parser("steps", help="list the registered steps")
     verify = sub.add_parser("verify", help="check every artifact in the store against its manifest (sizes and "
@@ -104,15 +85,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     calibrate_arguments(sub.add_parser("calibrate", help="fit the cost model to a run's measured stage step times "
                                        "and write a profile (use it with costmodel.profile=PATH)"))
+    cli_help.finish(parser)
     return parser
 
 
-def _points(args):
+def _overrides(args) -> list[str]:
     overrides = list(args.overrides)
     if args.force:
         overrides.append(f"pipeline.force=[{','.join(args.force)}]")
     if args.only:
         overrides.append(f"pipeline.only=[{','.join(args.only)}]")
+    return overrides
+
+
+def _points(args):
+    overrides = _overrides(args)
     points = compose_points(overrides, multirun=args.multirun, extra_dirs=args.config_dir or None)
     check_overrides_read(overrides, points)
     return points
@@ -130,18 +117,12 @@ def check_overrides_read(overrides: list[str], points) -> None:
         err_console.print(f"warning: {line}", markup=False, highlight=False)
 
 
-def print_plan(plan, show_cfg: bool = False, tasks: bool = False) -> None:
+def print_plan(plan, tasks: bool = False) -> None:
     """The plan: one row per step (every task with ``tasks``), then where it runs and the
-    training schedule's estimate (:mod:`nmframe.cli_render`)."""
-    from omegaconf import OmegaConf
-
+    training schedule's estimate (:mod:`nmframe.cli_render`); the configs are `--cfg job`'s."""
     from nmframe.cli_render import print_plan_summary, print_task_list, schedule_comparison
     from nmframe.engine.plan_summary import summarise
 
-    if show_cfg:
-        for overrides, cfg in plan.points:
-            console.rule(" ".join(overrides) or "(defaults)")
-            console.print(OmegaConf.to_yaml(cfg), markup=False)
     summary = summarise(plan)
     if tasks:
         print_task_list(console, plan, summary)
@@ -207,11 +188,20 @@ def print_recompute_reasons(plan) -> None:
             console.print(f"recompute {e.task.id}: {e.why}", markup=False, highlight=False)
 
 
+def outputs_line(cfg) -> str:
+    """Where this plan's artifacts and runs go, and why there (see nmframe.config.project)."""
+    from nmframe.config.project import default_outputs, outputs_origin
+
+    origin = outputs_origin() if Path(cfg.paths.outputs) == default_outputs() else "paths.outputs"
+    return f"outputs: {cfg.paths.outputs} (from {origin})"
+
+
 def cmd_plan(args) -> int:
     from nmframe.cli_render import print_missing_inputs
 
     plan = _make_plan(args)
-    print_plan(plan, show_cfg=args.cfg, tasks=args.tasks)
+    console.print(outputs_line(plan.cfg), markup=False, highlight=False)
+    print_plan(plan, tasks=args.tasks)
     print_recompute_reasons(plan)
     if plan.missing:
         print_missing_inputs(err_console, plan)
@@ -274,6 +264,10 @@ def cmd_status(args) -> int:
     from nmframe.cli_render import print_run_status, print_runs
     from nmframe.engine.runs import find_run, list_runs
 
+    if args.outputs is None:
+        from nmframe.config.project import default_outputs
+
+        args.outputs = default_outputs()
     if args.run is None:
         runs = list_runs(args.outputs / "runs")[-args.n:]
         print_runs(console, runs, args.outputs / "runs")
@@ -321,9 +315,16 @@ def _os_error_line(exc: OSError) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if cli_hydra.wants_completion(argv):
+        return cli_hydra.shell_completion(argv, build_parser())
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
+        if hasattr(args, "overrides"):
+            args.overrides = cli_hydra.pop_verbose(args.overrides)
+        if cli_hydra.wants_show(args):
+            return cli_hydra.show(args, _overrides(args))
         if args.verb == "report":
             from nmframe.report.command import run as cmd_report
 

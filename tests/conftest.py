@@ -37,6 +37,7 @@ def nm_env(tmp_path, monkeypatch):
     monkeypatch.setenv("NMFRAME_PLUGINS", "tests.plugins.nm_test_steps")
     monkeypatch.setenv("PYTHONPATH", f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
     monkeypatch.setenv("NMFRAME_TEST_COUNTER", str(tmp_path / "counter.txt"))
+    monkeypatch.setenv("NMFRAME_OUTPUTS", str(tmp_path / "outputs"))
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

@@ -7,7 +7,9 @@ any of them launches.
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
+import logging
 import os
 import re
 import typing
@@ -25,6 +27,7 @@ from omegaconf.errors import OmegaConfBaseException
 from nmframe.config.schema import NmConfig, register_schemas
 from nmframe.config.checks import ConfigError, validate
 
+log = logging.getLogger(__name__)
 GROUPS = ("source", "mode", "tir", "buckets", "model", "parallelism", "teacher", "judge_llm", "trainer", "launcher",
           "experiment")
 
@@ -53,15 +56,23 @@ def check_safe_path(what: str, value: str, max_len: int | None = None) -> None:
 
 
 def check_overrides(overrides: list[str]) -> None:
-    """Before Hydra sees them: group choices and `name` are safe paths; `hydra.*` stays internal."""
+    """Before Hydra sees them: group choices and `name` are safe paths; `hydra.*` stays internal;
+    `+key` / `++key` may add a key only where the schema has room for one (see :func:`check_addition`)."""
     for ov in overrides:
         key, sep, value = ov.partition("=")
+        raw_key = key.strip()
         key = key.lstrip("+~").split("@")[0].strip()
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]
-        if key.startswith("hydra.") or key == "hydra":
-            raise OverrideError(f"{ov[:80]!r}: hydra settings are not overridable; add config folders with --config-dir")
+        if key in ("hydra/launcher", "hydra/sweeper"):
+            raise OverrideError(f"{ov[:80]!r}: nmframe launches with its own launchers: use the launcher group "
+                                f"(launcher={'|'.join(group_choices()['launcher'])}); sweeps need only -m")
+        if key.startswith("hydra.") or key == "hydra" or key.startswith("hydra/"):
+            raise OverrideError(f"{ov[:80]!r}: hydra settings are not overridable (hydra.verbose is, on the command "
+                                "line); add config folders with --config-dir")
+        if raw_key.startswith("+") and sep and key not in GROUPS and "/" not in key and "@" not in raw_key:
+            check_addition(key, force=raw_key.startswith("++"))
         if not sep:
             continue
         if key in GROUPS:
@@ -96,9 +107,49 @@ def _keys_of(path: list[str]) -> list[str]:
     """The keys allowed at ``path`` (e.g. ["launcher", "slurm"]), read from the schema itself."""
     node = NmConfig
     for part in path:
+        if typing.get_origin(node) in (dict, typing.Dict) and typing.get_args(node):
+            node = _unwrap(typing.get_args(node)[1])  # `part` is a mapping key: its value's type
+            continue
         hints = typing.get_type_hints(node) if is_dataclass(node) else {}
-        node = hints.get(part)
+        node = _unwrap(hints.get(part))
     return [f.name for f in fields(node)] if node is not None and is_dataclass(node) else []
+
+
+def _unwrap(hint):
+    """Optional[X] -> X; other hints unchanged."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if typing.get_origin(hint) is typing.Union and len(args) == 1 else hint
+
+
+def check_addition(key: str, force: bool = False) -> None:
+    """`+key=value` (`++key=value` when ``force``) adds a key; in a typed section that is a misspelt
+    key like any other, so it is refused with the same message. Room for new keys exists only below
+    a mapping (``Dict[str, ...]``: parallelism.stages, launcher.slurm.additional) or an untyped node."""
+    node, parts = NmConfig, key.split(".")
+    for i, part in enumerate(parts):
+        if typing.get_origin(node) in (dict, typing.Dict):  # any name is a key here; its value has a type
+            node = _unwrap(typing.get_args(node)[1]) if typing.get_args(node) else typing.Any
+            continue
+        if not is_dataclass(node):
+            return  # a list, a primitive or an untyped node: Hydra's own checks apply
+        hints = typing.get_type_hints(node)
+        if part not in hints:
+            raise OverrideError(unknown_key_message(".".join(parts[: i + 1]))
+                                + f" ('{'++' if force else '+'}' adds keys only where the schema has room for them)")
+        node = _unwrap(hints[part])
+
+
+def unknown_key_message(full_key: str) -> str:
+    """"unknown key 'trainer.lrr'; allowed keys in trainer: ... (did you mean 'trainer.lr'?)"."""
+    parts = full_key.split(".") if full_key else []
+    allowed = _keys_of(parts[:-1])
+    hint = difflib.get_close_matches(parts[-1], allowed, n=1) if parts else []
+    out = f"unknown key '{full_key}'"
+    if allowed:
+        out += f"; allowed keys{' in ' + '.'.join(parts[:-1]) if parts[:-1] else ''}: {', '.join(allowed)}"
+    if hint:
+        out += f" (did you mean '{'.'.join(parts[:-1] + hint)}'?)"
+    return out
 
 
 def explain(exc: BaseException) -> str:
@@ -130,15 +181,7 @@ def explain(exc: BaseException) -> str:
             msg = msg.replace(token, str(val))
         kind = type(omega).__name__
         if kind in ("ConfigKeyError", "ConfigAttributeError") and ("not in" in msg or "struct" in msg or "Missing key" in msg):
-            parts = full_key.split(".") if full_key else []
-            allowed = _keys_of(parts[:-1])
-            hint = difflib.get_close_matches(parts[-1], allowed, n=1) if parts else []
-            out = f"unknown key '{full_key}'"
-            if allowed:
-                out += f"; allowed keys{' in ' + '.'.join(parts[:-1]) if parts[:-1] else ''}: {', '.join(allowed)}"
-            if hint:
-                out += f" (did you mean '{'.'.join(parts[:-1] + hint)}'?)"
-            return out
+            return unknown_key_message(full_key)
         return f"{full_key}: {msg}" if full_key else msg
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if text.startswith("Error parsing override"):
@@ -164,8 +207,10 @@ def _absolutize(cfg: DictConfig) -> None:
             cfg.paths[key] = str((base / val).resolve())
 
 
-def compose(overrides: list[str], extra_dirs: list[Path] | None = None, check: bool = True) -> DictConfig:
-    """Compose one run's config; returns a plain, resolved, read-only-keys DictConfig."""
+@contextlib.contextmanager
+def hydra_session(overrides: list[str], extra_dirs: list[Path] | None = None):
+    """Hydra initialised on nmframe's conf/ (+ ``extra_dirs``); yields the overrides to hand to it
+    (checked, with the search path added). Composition errors leave as one-line OverrideErrors."""
     register_schemas()
     GlobalHydra.instance().clear()
     check_overrides(overrides)
@@ -175,16 +220,23 @@ def compose(overrides: list[str], extra_dirs: list[Path] | None = None, check: b
         overrides.append(f"hydra.searchpath=[{paths}]")
     try:
         with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-            cfg = hydra_compose(config_name="config", overrides=overrides)
-        _absolutize(cfg)
-        plain = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True, throw_on_missing=True)
+            yield overrides
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
         raise OverrideError(explain(exc)) from exc
     except yaml.YAMLError as exc:
         raise OverrideError(_yaml_error_line(exc)) from exc
     finally:
         GlobalHydra.instance().clear()
+
+
+def compose(overrides: list[str], extra_dirs: list[Path] | None = None, check: bool = True) -> DictConfig:
+    """Compose one run's config; returns a plain, resolved, read-only-keys DictConfig."""
+    with hydra_session(overrides, extra_dirs) as full:
+        cfg = hydra_compose(config_name="config", overrides=full)
+        _absolutize(cfg)
+        plain = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True, throw_on_missing=True)
     out = OmegaConf.create(plain)
+    log.debug("composed %s: outputs in %s", " ".join(overrides) or "(defaults)", out.paths.outputs)
     OmegaConf.set_struct(out, True)
     check_safe_path("name", str(out.name), NAME_MAX)
     if check:

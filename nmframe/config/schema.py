@@ -17,6 +17,7 @@ from typing import Dict, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from nmframe.config.project import register_outputs_resolver
 from nmframe.config.sections import (AnswersConfig, EvaluateConfig, FiltersConfig, GenerateConfig,
                                      MetricsConfig, PrepConfig, SftConfig, StreamConfig)
 from nmframe.training.optim import LrSchedule
@@ -286,7 +287,7 @@ class TrackingConfig:
 
 @dataclass
 class PathsConfig:
-    outputs: str = "outputs"
+    outputs: str = "${nmframe_outputs:}"  # $NMFRAME_OUTPUTS, else <project root>/outputs (nmframe.config.project)
     artifacts: str = "${paths.outputs}/artifacts"
     runs: str = "${paths.outputs}/runs"
     data: str = "data"
@@ -337,6 +338,7 @@ GROUP_SCHEMAS = {
 
 
 def register_schemas() -> None:
+    register_outputs_resolver()
     cs = ConfigStore.instance()
     cs.store(name="nmframe_schema", node=NmConfig)
     for group, schema in GROUP_SCHEMAS.items():

@@ -106,6 +106,7 @@ def execute(run_dir: str | Path, key: str) -> int:
     all_tasks = rd.tasks()
     input_steps = {k: all_tasks[k]["task"]["step"] for k in task.inputs.values()}
     store = ArtifactStore(cfg.paths.artifacts)
+    log.debug("%s (key %s): inputs %s, artifacts in %s", task.id, key, input_steps or "none", store.root)
     rd.set_state(key, "running", started=time.time(), host=socket.gethostname(), pid=os.getpid(),
                  slurm_job_id=os.environ.get("SLURM_JOB_ID"))
     tracker = None
@@ -132,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in filter(None, os.environ.get("NMFRAME_VERBOSE", "").split(",")):  # hydra.verbose=... of the run
+        logging.getLogger(name).setLevel(logging.DEBUG)
     return execute(args.run_dir, args.task)
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("target", nargs="?", help="a run directory, a run name, or an experiment name (its latest run)")
-    p.add_argument("--outputs", type=Path, default=Path("outputs"), help="the outputs folder (default: outputs)")
+    p.add_argument("--outputs", type=Path, default=None,
+                   help="the outputs folder (default: $NMFRAME_OUTPUTS, else <project root>/outputs)")
     p.add_argument("--out", type=Path, default=None, help="where to write the report (default: <run dir>/report)")
     p.add_argument("--import", dest="imports", action="append", default=[], type=Path, metavar="FILE",
                    help="external eval outputs (JSONL: problem_id, sample_index, predicted_answer, correct)")
@@ -26,7 +27,9 @@ def run(args, console) -> int:
     if args.label and len(args.label) != len(args.imports):
         raise SystemExit(f"nmframe report: {len(args.imports)} --import files but {len(args.label)} --label names")
     if args.target:
-        run_dir = find_run(args.target, args.outputs)
+        from nmframe.config.project import default_outputs
+
+        run_dir = find_run(args.target, args.outputs or default_outputs())
         data = collect_run(run_dir)
         out = args.out or run_dir / "report"
     else:

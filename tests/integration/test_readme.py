@@ -43,6 +43,10 @@ CHEAP: dict[str, tuple[int, list[str]]] = {
         2, ["invalid sweep: trainer.lr is read by no step of pipeline.steps=[ingest]; steps that read it: "
             "train_stage"]),
     "nmframe plan experiment=quickstart launcher=slurm": (0, ["launcher: slurm", "train_stage"]),
+    "nmframe plan experiment=quickstart --cfg job -p trainer": (0, ["# @package trainer\nname: torch_cpu\n"]),
+    "nmframe plan experiment=quickstart --info defaults-tree": (0, ["Defaults Tree", "experiment: quickstart"]),
+    "nmframe plan experiment=quickstart hydra.verbose=true": (0, ["/outputs (from $NMFRAME_OUTPUTS)",
+                                                                  "plan: quickstart (1 point)"]),
     "nmframe run experiment=quickstart launcher=dryrun launcher.dryrun_target=slurm": (
         0, ["#!/bin/bash", "#SBATCH", "dry run: 24 tasks printed, nothing executed"]),
 }
@@ -176,6 +180,7 @@ def test_each_expensive_command_names_a_test_that_exists(command):
 def test_cheap_readme_command_runs_with_its_output(command, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("NMFRAME_WORKDIR", raising=False)
+    monkeypatch.setenv("NMFRAME_OUTPUTS", str(tmp_path / "outputs"))  # a fresh store, not the checkout's
     want_rc, expected = CHEAP[command]
     args = shlex.split(command)
     if args[0] == "nmframe":
