@@ -26,7 +26,7 @@ from nmframe.generation.base import Backend
 
 _BACKENDS: dict[str, type] = {}
 _BUILTIN_MODULES = ("nmframe.generation.hf_backend", "nmframe.generation.vllm_backend",
-                    "nmframe.generation.openai_backend")
+                    "nmframe.generation.openai_backend", "nmframe.generation.replay_backend")
 
 
 class UnknownBackendError(ValueError):

@@ -22,7 +22,7 @@ def scratch_registry(monkeypatch):
 
 
 def test_builtin_backends_are_registered():
-    assert registered_backends() == ["hf", "openai", "vllm"]
+    assert registered_backends() == ["hf", "openai", "replay", "vllm"]
 
 
 def test_a_new_backend_is_one_registered_class(scratch_registry, tmp_path):
