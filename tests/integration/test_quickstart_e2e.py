@@ -22,6 +22,8 @@ def test_quickstart_runs_end_to_end_and_reports(tmp_path, monkeypatch, capsys):
     assert len(gens) == 4 and sum(m["tool_calls"] for m in metrics) > 0
     assert sum(s["sandbox"]["ok"] for s in summaries) > 0 and sum(s["records"] for s in summaries) == 24
     assert all(m["sandbox_isolation"]["mode"] != "unused" for m, s in zip(metrics, summaries) if s["params"]["tir"])
+    trivial = json.loads(next((out / "artifacts" / "filter_trivial").glob("[0-9a-f]*/report.json")).read_text())
+    assert 0 < trivial["by_data_source"]["sample"]["removed"] < 6  # low-mode passes graded: some are trivial
     kept = json.loads(next((out / "artifacts" / "filter_correct").glob("[0-9a-f]*/report.json")).read_text())
     assert kept["by_reason"]["correct"] > 0 and kept["by_reason"]["wrong"] > 0
     assert 0 < kept["kept"] < kept["total"] == 24
