@@ -3,7 +3,7 @@
 Public API::
 
     CompletionRequest, CompletionResult, Backend          # nmframe.generation.base
-    HfBackend, OpenAIBackend, VllmBackend                  # one module each, registered by name
+    HfBackend, OpenAIBackend, VllmBackend, ReplayBackend   # one module each, registered by name
     open_backend(BackendSpec.from_teacher(cfg), log_dir)   # nmframe.generation.registry
     TirLoop(backend, LoopSettings(...), sandbox).run(specs, on_record)   # nmframe.generation.tir
     ShardWriter / open_shard(dir)                          # nmframe.generation.shards / shard_runner

@@ -26,7 +26,7 @@ from nmframe.generation.base import Backend
 
 _BACKENDS: dict[str, type] = {}
 _BUILTIN_MODULES = ("nmframe.generation.hf_backend", "nmframe.generation.vllm_backend",
-                    "nmframe.generation.openai_backend")
+                    "nmframe.generation.openai_backend", "nmframe.generation.replay_backend")
 
 
 class UnknownBackendError(ValueError):
@@ -74,7 +74,7 @@ def teacher_is_gpt_oss(model: str) -> bool:
 @dataclass(frozen=True)
 class BackendSpec:
     """Everything any backend is built from; each backend reads the fields it needs."""
-    backend: str                          # registered name: hf | vllm | openai | ...
+    backend: str                          # registered name: hf | vllm | openai | replay | ...
     model: str                            # path, hub id or builtin:<name>
     teacher_tokenizer: bool = False       # token counts in the o200k (gpt-oss) vocabulary
     batch_size: int = 64                  # hf: rows decoded together

@@ -48,6 +48,7 @@ class ReportData:
     stage_times: list[dict] = field(default_factory=list)   # {variant, stage, steps, measured_s, predicted_s}
     notes: list[str] = field(default_factory=list)
     tiny: bool = False
+    replay_teacher: bool = False    # the traces came from the replay teacher (scripted, not sampled)
     alpha: float = 0.05
     vote: str = "equivalence"   # maj@k convention (metrics.vote / metrics.ties of the run)
     ties: str = "first"
@@ -160,6 +161,7 @@ def collect_run(run_dir: Path) -> ReportData:
     data.evals = list(groups.values())
     merge_scores(data.evals, alpha, data.vote, data.ties)
     data.tiny = any(e.tiny for e in data.evals) or any(bool(c.model.tiny) for c in cfgs if "evaluate" in c.pipeline.steps)
+    data.replay_teacher = any(str(c.teacher.backend) == "replay" for c in cfgs if "generate" in c.pipeline.steps)
     _buckets(data, by_step, artifacts, labels)
     _stage_times(data, by_step, artifacts, labels, cfgs, tasks)
     _training_notes(data, by_step, artifacts, cfgs)

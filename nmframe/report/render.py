@@ -18,10 +18,18 @@ from nmframe.report.collect import ReportData
 from nmframe.report.tables import comparisons, result_rows
 
 TINY_BANNER = ("This run evaluates a tiny random-weight model (built locally with random weights, at most "
-               "a few CPU optimizer steps on traces of a random tiny teacher). Its accuracy is expected to be "
+               "a few CPU optimizer steps on traces of {teacher}). Its accuracy is expected to be "
                "about zero "
                "and says nothing about the recipe; the numbers only show that every step ran end to end. "
                "The paper's numbers are for Qwen3-30B-A3B / Qwen3-8B students trained on gpt-oss-120b traces.")
+RANDOM_TEACHER = "a random tiny teacher"
+REPLAY_TEACHER = ("the replay teacher: scripted traces of the shipped sample problems whose Python calls ran in "
+                  "the sandbox; their answers are written in advance, not found by a model")
+
+
+def tiny_banner(data: ReportData) -> str:
+    """The tiny-model banner, naming where the student's traces came from."""
+    return TINY_BANNER.format(teacher=REPLAY_TEACHER if data.replay_teacher else RANDOM_TEACHER)
 
 
 def _f(x, nd: int = 2) -> str:
@@ -122,7 +130,7 @@ def to_markdown(data: ReportData, s: dict, images: dict[str, str] | None = None)
     m = data.manifest or {}
     out = [f"# {data.title}", ""]
     if data.tiny:
-        out += [f"> **Tiny model.** {TINY_BANNER}", ""]
+        out += [f"> **Tiny model.** {tiny_banner(data)}", ""]
     if m.get("description"):
         out += [m["description"].strip(), ""]
     if m.get("paper"):
@@ -197,7 +205,7 @@ def to_html(data: ReportData, s: dict, plots: dict[str, bytes]) -> str:
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(data.title)}</title>"
              f"<style>{CSS}</style></head><body><h1>{html.escape(data.title)}</h1>"]
     if data.tiny:
-        parts.append(f"<div class='banner'><b>Tiny model.</b> {html.escape(TINY_BANNER)}</div>")
+        parts.append(f"<div class='banner'><b>Tiny model.</b> {html.escape(tiny_banner(data))}</div>")
     for key, label in (("description", ""), ("paper", "Paper settings: ")):
         if m.get(key):
             parts.append(f"<p>{label}{html.escape(m[key].strip())}</p>")

@@ -31,6 +31,7 @@ from nmframe.datafiles import read_jsonl
 from nmframe.engine import Resources, Step, StepContext, TaskSpec, register_step
 from nmframe.engine.step import scratch_dir as engine_scratch_dir
 from nmframe.engine.step import select
+from nmframe.generation.registry import backend_class
 
 
 def scratch_dir(cfg, key: str) -> Path:
@@ -72,6 +73,9 @@ class Generate(Step):
         out = select(cfg, *self.slice_paths)
         if params.get("tir"):
             out.update(select(cfg, "tir.max_calls", "tir.output_chars", "tir.call_timeout_s"))
+        content = getattr(backend_class(str(cfg.teacher.backend)), "content_fingerprint", None)
+        if content is not None:  # a backend whose samples follow files behind teacher.model (replay)
+            out["teacher.content"] = content(str(cfg.teacher.model))
         return out
 
     def resources(self, cfg, params):

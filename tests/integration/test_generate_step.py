@@ -8,8 +8,8 @@ import pytest
 from nmframe.config import compose
 from nmframe.engine.dag import build_dag
 
-BASE = ["experiment=quickstart", "pipeline.steps=[ingest,generate]", "tracking.wandb_mode=disabled"]
-# pinned here so these tests do not follow the quickstart's sizes
+BASE = ["experiment=quickstart", "pipeline.steps=[ingest,generate]", "tracking.wandb_mode=disabled", "teacher=tiny"]
+# pinned here so these tests do not follow the quickstart's sizes (nor its replay teacher: they test the hf one)
 PINNED = ["mode=high", "teacher.num_samples=2", "generate.cpus=8"]
 
 

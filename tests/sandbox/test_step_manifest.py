@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-BASE = ["experiment=quickstart", "pipeline.steps=[ingest,generate]", "tracking.wandb_mode=disabled",
+BASE = ["experiment=quickstart", "teacher=tiny", "pipeline.steps=[ingest,generate]", "tracking.wandb_mode=disabled",
         "mode=high", "teacher.num_samples=1", "generate.cpus=1", "tir=on", "generate.max_problems=1"]
 
 

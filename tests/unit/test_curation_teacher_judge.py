@@ -8,7 +8,7 @@ from nmframe.curation.parse import parse_judgement
 
 @pytest.mark.slow
 def test_teacher_backend_answers_prompts_and_noise_is_no_judgement():
-    cfg = compose(["experiment=quickstart", "prep.max_tokens=8"])  # the tiny hf teacher: replies are noise
+    cfg = compose(["experiment=quickstart", "teacher=tiny", "prep.max_tokens=8"])  # the tiny hf teacher: replies are noise
     ask = load_backend("teacher", cfg)
     reply = ask("Are 1/2 and 0.5 the same answer? End with 'Judgement: yes' or 'Judgement: no'.")
     assert isinstance(reply, str)
@@ -18,7 +18,7 @@ def test_teacher_backend_answers_prompts_and_noise_is_no_judgement():
 def test_teacher_judge_enters_cache_keys():
     from nmframe.engine.dag import build_dag
 
-    base = ["experiment=quickstart", "pipeline.steps=[ingest,generate,validate_answers]"]
+    base = ["experiment=quickstart", "teacher=tiny", "pipeline.steps=[ingest,generate,validate_answers]"]
     keys = lambda *o: {t.step: t.key for t in build_dag(compose(base + list(o))).tasks}
     plain, judged = keys(), keys("answers.judge=teacher")
     assert plain["validate_answers"] != judged["validate_answers"]

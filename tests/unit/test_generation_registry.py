@@ -22,7 +22,7 @@ def scratch_registry(monkeypatch):
 
 
 def test_builtin_backends_are_registered():
-    assert registered_backends() == ["hf", "openai", "vllm"]
+    assert registered_backends() == ["hf", "openai", "replay", "vllm"]
 
 
 def test_a_new_backend_is_one_registered_class(scratch_registry, tmp_path):
@@ -69,7 +69,7 @@ def test_registering_a_name_twice_is_an_error(scratch_registry):
 
 
 def test_unknown_backend_lists_the_registered_ones():
-    with pytest.raises(UnknownBackendError, match="unknown generation backend 'nope'; registered backends: hf, openai, vllm"):
+    with pytest.raises(UnknownBackendError, match="unknown generation backend 'nope'; registered backends: hf, openai, replay, vllm"):
         with open_backend(BackendSpec(backend="nope", model="m")):
             pass
 
@@ -96,12 +96,12 @@ def test_evaluation_spec_takes_the_evaluate_section():
 
 
 def test_evaluate_backend_outside_the_registry_is_refused():
-    with pytest.raises(EvaluateError, match="evaluate.backend='bogus': allowed auto, hf, openai, vllm"):
+    with pytest.raises(EvaluateError, match="evaluate.backend='bogus': allowed auto, hf, openai, replay, vllm"):
         backend_kind(compose(["experiment=quickstart", "evaluate.backend=bogus"], check=False))
 
 
 def test_teacher_backend_is_checked_against_the_registry():
-    with pytest.raises(ConfigError, match=r"teacher.backend='bogus': unknown generation backend \(allowed: hf, openai, vllm\)"):
+    with pytest.raises(ConfigError, match=r"teacher.backend='bogus': unknown generation backend \(allowed: hf, openai, replay, vllm\)"):
         compose(["experiment=quickstart", "teacher.backend=bogus"])
 
 
