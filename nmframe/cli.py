@@ -225,11 +225,26 @@ def cmd_run(args) -> int:
         console.print(f"dry run: {len(outcomes)} tasks printed, nothing executed (run dir {rd.path})")
         return 0
     failed = {k: o for k, o in outcomes.items() if not o.state.ok}
+    if not outcomes:
+        _print_noop(rd)
+        return 0
     console.print(f"run {rd.path.name}: {sum(o.state.ok for o in outcomes.values())} finished, "
                   f"{len(failed)} not; details: nmframe status {rd.path}")
     for k, o in failed.items():
         err_console.print(f"[red]{o.state.value}[/red] {index[k].id}: {o.message}")
     return 1 if failed else 0
+
+
+def _print_noop(rd) -> None:
+    """A rerun that computed nothing: say which earlier run of the same experiment holds the
+    results `nmframe report` will read (this run is passed over as "the latest run")."""
+    from nmframe.engine.runs import latest_run
+
+    name = str(rd.info().get("name") or "")
+    holder = latest_run(rd.path.parent, name) if name else None
+    where = (f"; `nmframe report {name}` reads run {holder.path.name}" if holder is not None and holder.path != rd.path
+             else "")
+    console.print(f"run {rd.path.name}: nothing ran (every task cached){where}", markup=False, highlight=False)
 
 
 def cmd_status(args) -> int:
