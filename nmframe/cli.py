@@ -243,6 +243,9 @@ def cmd_run(args) -> int:
         return 0
     failed = {k: o for k, o in outcomes.items() if not o.state.ok and o.state != TaskState.PENDING}
     waiting = sum(o.state == TaskState.PENDING for o in outcomes.values())
+    if not outcomes:
+        _print_noop(rd)
+        return 0
     console.print(f"run {rd.path.name}: {sum(o.state.ok for o in outcomes.values())} finished, "
                   f"{len(failed)} not" + (f", {waiting} still queued" if waiting else "")
                   + f"; details: nmframe status {rd.path}", markup=False, highlight=False)
@@ -258,6 +261,18 @@ def cmd_run(args) -> int:
         return 0  # submitted, not finished (a launcher that does not wait): `nmframe status` follows it
     console.print(f"report: nmframe report {rd.path}", markup=False, highlight=False)
     return 0
+
+
+def _print_noop(rd) -> None:
+    """A rerun that computed nothing: say which earlier run of the same experiment holds the
+    results `nmframe report` will read (this run is passed over as "the latest run")."""
+    from nmframe.engine.runs import latest_run
+
+    name = str(rd.info().get("name") or "")
+    holder = latest_run(rd.path.parent, name) if name else None
+    where = (f"; `nmframe report {name}` reads run {holder.path.name}" if holder is not None and holder.path != rd.path
+             else "")
+    console.print(f"run {rd.path.name}: nothing ran (every task cached){where}", markup=False, highlight=False)
 
 
 def cmd_status(args) -> int:

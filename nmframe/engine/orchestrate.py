@@ -109,7 +109,9 @@ def write_run(plan: Plan, argv: list[str]) -> RunDir:
                                 "verify": e.verify, "order": i} for i, e in enumerate(plan.entries)})
     rd.save_run_info({"argv": argv, "overrides": [o for o, _ in plan.points], "name": cfg.name,
                       "launcher": cfg.launcher.kind, "started": time.time(), "cwd": os.getcwd(),
-                      "artifacts": cfg.paths.artifacts, "orchestrator": orchestrator_identity()})
+                      "artifacts": cfg.paths.artifacts, "orchestrator": orchestrator_identity(),
+                      # 0: a no-op rerun (all cached) or a dry run; find_run does not take it for "the latest run"
+                      "ran_tasks": 0 if cfg.launcher.kind == "dryrun" else len(plan.to_run())})
     for e in plan.entries:
         if e.cached and not e.run:
             rd.set_state(e.task.key, "cached", artifact=str(plan.store.path(e.task.step, e.task.key)))

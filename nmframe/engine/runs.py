@@ -6,8 +6,13 @@ all runs. Layout:
     tasks.json           key -> task, the point whose config defines it, forced or not
     states/<key>.json    state of each task (written by the orchestrator and by workers)
     logs/<slug>.log      stdout/stderr of each task
-    run.json             command line, overrides, launcher, start time, the orchestrator's pid and host
+    run.json             command line, overrides, launcher, start time, the orchestrator's pid and host,
+                         tasks handed to the launcher
     heartbeat            touched by the orchestrator while it waits on its tasks
+
+A run that ran nothing (every task cached, or a dry run) still gets its directory (its states say
+what was reused), but ``run.json`` records ``ran_tasks: 0`` and the experiment lookup passes over
+it: "the latest run of quickstart" is the latest one that computed something.
 """
 from __future__ import annotations
 
@@ -115,6 +120,11 @@ class RunDir:
             return json.loads(p.read_text()) if p.exists() else {}
         except ValueError:
             return {}
+
+    @property
+    def ran_nothing(self) -> bool:
+        """True for a no-op rerun or a dry run (runs written before ``ran_tasks`` existed: False)."""
+        return self.info().get("ran_tasks") == 0
 
     def log_path(self, task: Task) -> Path:
         return self.path / "logs" / f"{task.slug}.log"
@@ -256,10 +266,12 @@ def find_run(target: str | Path, runs_root: Path) -> RunDir:
 
 
 def latest_run(runs_root: Path, experiment: str | None = None) -> RunDir | None:
-    """The most recent run (of `experiment`: its `name`, or `experiment=<it>` on its command line)."""
+    """The most recent run (of `experiment`: its `name`, or `experiment=<it>` on its command line)
+    that ran something; a run that ran nothing only when no other run matches."""
     runs = list_runs(runs_root)
     if experiment is not None:
         name = experiment.split("/")[-1]
         runs = [rd for rd in runs if rd.info().get("name") == name
                 or any(f"experiment={experiment}" in " ".join(o) for o in rd.info().get("overrides", []))]
-    return runs[-1] if runs else None
+    ran = [rd for rd in runs if not rd.ran_nothing]
+    return (ran or runs)[-1] if runs else None

@@ -30,6 +30,7 @@ class EvalResult:
     tiny: bool = False
     model: str = ""
     metrics: dict = field(default_factory=dict)   # score(): overall + by_subset
+    files: list[str] = field(default_factory=list)  # where the records came from (for error messages)
 
     @property
     def config(self) -> str:
@@ -52,6 +53,39 @@ class ReportData:
     alpha: float = 0.05
     vote: str = "equivalence"   # maj@k convention (metrics.vote / metrics.ties of the run)
     ties: str = "first"
+
+
+class ReportError(ValueError):
+    """A run or file a report cannot be made from; the message names it (one line for the CLI)."""
+
+
+def _read_json(path: Path, what: str):
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"{path}: missing ({what})") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ReportError(f"{path}: unreadable JSON ({what}: {exc})") from None
+
+
+def read_records(path: Path) -> list[dict]:
+    """The rows of an evaluate artifact's records.jsonl; a bad line is an error naming file:line."""
+    recs = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    r = json.loads(line)
+                except ValueError as exc:
+                    raise ReportError(f"{path}:{n}: unreadable JSON ({exc})") from None
+                if not isinstance(r, dict):
+                    raise ReportError(f"{path}:{n}: expected a JSON object, got {type(r).__name__}")
+                recs.append(r)
+    except FileNotFoundError:
+        raise ReportError(f"{path}: missing (the evaluate artifact has scores.json but no records)") from None
+    return recs
 
 
 def find_run(target: str, outputs: Path) -> Path:
@@ -82,38 +116,55 @@ def _same(a, b) -> bool:
         return str(a) == str(b)
 
 
-def variant_labels(cfgs: list, overrides: list[list[str]], manifest: Optional[dict]) -> list[str]:
-    labels = []
-    for i, cfg in enumerate(cfgs):
-        label = None
-        for name, match in (manifest or {}).get("variants", {}).items():
-            if all(_same(OmegaConf.select(cfg, k), v) for k, v in (match or {}).items()):
-                label = name
-                break
-        labels.append(label)
-    if all(labels):
-        return labels
-    if len(cfgs) == 1:
-        return [labels[0] or "run"]
+def manifest_variant(cfg, manifest: Optional[dict]) -> Optional[str]:
+    """The first of the manifest's named variants whose settings all match ``cfg``, or None."""
+    for name, match in (manifest or {}).get("variants", {}).items():
+        if all(_same(OmegaConf.select(cfg, k), v) for k, v in (match or {}).items()):
+            return name
+    return None
+
+
+def differing_overrides(cfgs: list, overrides: list[list[str]]) -> list[str]:
+    """Each point's label from the overrides whose values differ between the points
+    (``trainer.lr=1e-4``, ``source=aops_se``). A key that is a config value is compared resolved
+    (1e-4 and 0.0001 are one value); a group choice (``source=aops``) by its override."""
     flats = [_flat(c) for c in cfgs]
-    keys = [o.split("=", 1)[0] for ov in overrides for o in ov if "=" in o]
-    differ = [k for k in dict.fromkeys(keys) if len({str(f.get(k.lstrip("+"), "")) for f in flats}) > 1]
-    out = []
-    for i, (lab, ov) in enumerate(zip(labels, overrides)):
-        if lab:
-            out.append(lab)
-            continue
-        parts = [o for o in ov if o.split("=", 1)[0] in differ]
-        out.append(" ".join(parts) or f"point {i}")
-    return out
+    given = [dict(o.split("=", 1) for o in ov if "=" in o) for ov in overrides]
+    keys = list(dict.fromkeys(k for g in given for k in g))
+
+    def value(i: int, key: str):
+        bare = key.lstrip("+~")
+        return flats[i][bare] if bare in flats[i] else given[i].get(key)
+
+    differ = [k for k in keys if not all(_same(value(0, k), value(i, k)) for i in range(1, len(cfgs)))]
+    return [" ".join(f"{k}={given[i][k]}" for k in differ if k in given[i]) or f"point {i}"
+            for i in range(len(cfgs))]
+
+
+def variant_labels(cfgs: list, overrides: list[list[str]], manifest: Optional[dict]) -> list[str]:
+    """One distinct label per sweep point: the manifest's variant name where exactly one point
+    matches it, else the overrides that differ between the points. Two points never share a
+    label (their records would be pooled as if they were one model's)."""
+    named = [manifest_variant(c, manifest) for c in cfgs]
+    if len(cfgs) == 1:
+        return [named[0] or "run"]
+    derived = differing_overrides(cfgs, overrides)
+    uses = collections.Counter(named)
+    labels = [n if n is not None and uses[n] == 1 else d for n, d in zip(named, derived)]
+    clash = collections.Counter(labels)
+    return [f"{lab} (point {i})" if clash[lab] > 1 else lab for i, lab in enumerate(labels)]
 
 
 def merge_scores(evals: list[EvalResult], alpha: float, vote: str = "equivalence", ties: str = "first") -> None:
     from nmframe.evaluation.scoring import score
 
     for e in evals:
-        e.metrics = (score(e.records, ks=e.ks, alpha=alpha, vote=vote, ties=ties) if e.records
-                     else {"overall": {}, "by_subset": {}})
+        try:
+            e.metrics = (score(e.records, ks=e.ks, alpha=alpha, vote=vote, ties=ties) if e.records
+                         else {"overall": {}, "by_subset": {}})
+        except ValueError as exc:
+            where = ", ".join(e.files) or f"variant {e.variant!r}"
+            raise ReportError(f"{where}: {e.benchmark} {e.config}: {exc}") from None
 
 
 def collect_run(run_dir: Path) -> ReportData:
@@ -121,10 +172,17 @@ def collect_run(run_dir: Path) -> ReportData:
 
     rd = RunDir(Path(run_dir))
     info = rd.info()
-    tasks = rd.tasks()
+    tasks = _read_json(rd.path / "tasks.json", "the run's task list")
     states = rd.states()
     point_files = sorted((rd.path / "points").glob("*.yaml"))
-    cfgs = [OmegaConf.load(p) for p in point_files]
+    cfgs = []
+    for p in point_files:
+        try:
+            cfgs.append(OmegaConf.load(p))
+        except Exception as exc:  # noqa: BLE001 - YAML and OmegaConf errors alike: name the file
+            raise ReportError(f"{p}: unreadable sweep point ({type(exc).__name__}: {(str(exc).splitlines() or [''])[0]})") from None
+    if not cfgs or not tasks:
+        raise ReportError(f"run {rd.path}: empty (no {'sweep points' if not cfgs else 'tasks'}): nothing to report")
     overrides = [o if isinstance(o, list) else str(o).split() for o in info.get("overrides", [[]] * len(cfgs))]
     name = str(cfgs[0].name) if cfgs else ""
     manifest = find_manifest(name)
@@ -149,16 +207,23 @@ def collect_run(run_dir: Path) -> ReportData:
             data.notes.append(f"evaluate task {key} ({t['params']}) has no result "
                               f"(state: {states.get(key, {}).get('state', 'unknown')})")
             continue
-        meta = json.loads(scores.read_text())
-        recs = [json.loads(line) for line in open(art / "records.jsonl", encoding="utf-8") if line.strip()]
+        meta = _read_json(scores, "the evaluate summary")
+        recs = read_records(art / "records.jsonl")
+        try:
+            tiny, model = bool(meta["model"]["tiny"]), meta["model"]["label"]
+        except (KeyError, TypeError):
+            raise ReportError(f"{scores}: no model.tiny / model.label (not an evaluate summary)") from None
         for pi in entry.get("points") or [0]:
             p = t["params"]
             gk = (labels[pi], p["benchmark"], p["mode"], bool(p["tir"]))
             if gk not in groups:
                 groups[gk] = EvalResult(labels[pi], p["benchmark"], p["mode"], bool(p["tir"]), [],
-                                        tuple(meta.get("ks", [1])), bool(meta["model"]["tiny"]), meta["model"]["label"])
+                                        tuple(meta.get("ks", [1])), tiny, model)
             groups[gk].records.extend(recs)
+            groups[gk].files.append(str(art / "records.jsonl"))
     data.evals = list(groups.values())
+    if not by_step.get("evaluate"):
+        data.notes.append("this run has no evaluate task (pipeline.steps has no 'evaluate'): no accuracy to report")
     merge_scores(data.evals, alpha, data.vote, data.ties)
     data.tiny = any(e.tiny for e in data.evals) or any(bool(c.model.tiny) for c in cfgs if "evaluate" in c.pipeline.steps)
     data.replay_teacher = any(str(c.teacher.backend) == "replay" for c in cfgs if "generate" in c.pipeline.steps)
@@ -287,4 +352,5 @@ def import_external(path: Path, label: str, benchmark: str = "comp-math-24-25", 
     if len(groups) != 1:
         raise ValueError(f"{path}: rows of several benchmarks/configs {sorted(groups)}: import one file per config")
     (bench, mode, tir), rows = next(iter(groups.items()))
-    return EvalResult(label, bench, mode, tir, rows, (1, n) if n > 1 else (1,), False, f"imported: {path}")
+    return EvalResult(label, bench, mode, tir, rows, (1, n) if n > 1 else (1,), False, f"imported: {path}",
+                      files=[str(path)])

@@ -1,7 +1,13 @@
-"""The `nmframe report` verb: find the run, collect, import external outputs, write the files."""
+"""The `nmframe report` verb: find the run, collect, import external outputs, write the files.
+
+Whatever goes wrong (a damaged record file, an empty run, an unreadable import) ends in one line
+on stderr naming the run or file and why, never a traceback: a report is read by people who did
+not write the code.
+"""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -19,6 +25,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args, console) -> int:
+    from nmframe.engine.runs import RunNotFound
+    from nmframe.report.collect import ReportError
+
+    try:
+        return _report(args, console)
+    except (RunNotFound, SystemExit, KeyboardInterrupt):
+        raise
+    except ReportError as exc:
+        print(f"nmframe report: {exc}", file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - any failure is one line naming what was read, never a traceback
+        what = args.target or ", ".join(str(f) for f in args.imports)
+        first = (str(exc).splitlines() or [""])[0]
+        print(f"nmframe report: cannot report {what}: {type(exc).__name__}: {first}", file=sys.stderr)
+    return 1
+
+
+def _report(args, console) -> int:
     from nmframe.report.collect import ReportData, collect_run, find_run, import_external, merge_scores
     from nmframe.report.render import write_report
 
@@ -47,6 +70,9 @@ def run(args, console) -> int:
     paths = write_report(data, out, plots=not args.no_plots)
     for kind, p in paths.items():
         console.print(f"{kind:>4}: {p}")
+    if args.target and not data.evals:
+        console.print(f"note: {data.source} has no evaluation results; the report lists what the run has",
+                      markup=False, highlight=False)
     if data.tiny:
         console.print("note: tiny random-weight model: accuracy near zero is expected (the report says so)")
     return 0

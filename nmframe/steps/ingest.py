@@ -1,10 +1,16 @@
-"""ingest: problems from the user's files (JSONL or Parquet, any supported shape) -> one
-canonical `problems.jsonl` with stable ids.
+"""ingest: problems from the user's files (JSONL or Parquet, any supported shape, or a
+StackExchange ``Posts.xml`` dump) -> one canonical `problems.jsonl` with stable ids.
 
 Why a step: every later step (answer validation, generation, evaluation) reads one schema, and a
 changed input file must change the key of everything downstream, so the key includes each input
 file's fingerprint. Bad lines are counted and reported with file:line; the step fails only when
 more than `ingest.max_bad_fraction` of the lines are bad, and then says which.
+
+A ``.xml`` file is read as a StackExchange ``Posts.xml`` (:func:`nmframe.sources.read_posts_xml`,
+posts before ``prep.cutoff_date``): each question becomes a problem (its body; the title, tags and
+score go to ``metadata``), its accepted and top-voted answers the ``discussion`` that answer
+validation reads. Posts the reader skips (other post types, after the cut-off) are counted in the
+report, not as bad lines.
 """
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ from omegaconf import OmegaConf
 
 from nmframe.datafiles import fingerprint, iter_rows, resolve, write_jsonl
 from nmframe.engine import Resources, Step, StepContext, register_step
-from nmframe.problems.canonical import RowError, normalise_text, to_canonical
+from nmframe.problems.canonical import CANONICAL_FIELDS, RowError, normalise_text, problem_id, to_canonical
 from nmframe.progress import track
 
 
@@ -26,6 +32,25 @@ class IngestError(RuntimeError):
 
 def source_files(cfg) -> list[tuple[dict, list]]:
     return [(f, resolve(f.path)) for f in cfg.source.files]
+
+
+def is_posts_xml(path: Path) -> bool:
+    return Path(path).suffix.lower() == ".xml"
+
+
+def posts_xml_rows(path: Path, cutoff: str, data_source: str | None, skipped: collections.Counter):
+    """(number, canonical problem, None) per question of a StackExchange Posts.xml, numbered in
+    Id order like the lines of a row file."""
+    from nmframe.sources import read_posts_xml
+
+    for n, thread in enumerate(read_posts_xml(path, cutoff=cutoff, data_source=data_source or "stackexchange",
+                                              skipped=skipped), start=1):
+        prob = dict.fromkeys(CANONICAL_FIELDS)
+        prob.update(id=problem_id(thread.post), problem=thread.post, data_source=thread.data_source,
+                    discussion=thread.discussion, license=thread.license, url=thread.url, origin=thread.origin,
+                    metadata={**thread.metadata, "source_id": thread.source_id, "title": thread.title,
+                              "created": thread.created})
+        yield n, prob, None
 
 
 @register_step
@@ -52,6 +77,8 @@ class Ingest(Step):
         for f in out["source"]["files"]:
             f.pop("path", None)
         out["files"] = files
+        if any(is_posts_xml(p) for _, paths in source_files(cfg) for p in paths):
+            out["cutoff_date"] = str(cfg.prep.cutoff_date)   # which posts of a Posts.xml count
         return out
 
     def resources(self, cfg, params):
@@ -62,6 +89,7 @@ class Ingest(Step):
         include = set(cfg.source.include_data_sources)
         counts = collections.Counter()
         per_source = collections.Counter()
+        xml_skipped = collections.Counter()
         bad_examples, dup_examples = [], []
         seen: dict[str, str] = {}
         kept = []
@@ -71,10 +99,14 @@ class Ingest(Step):
                 raise IngestError(f"source file not found: {spec.path} (source={cfg.source.name}); "
                                   "point source.files[].path or paths.data at your data")
             for path in paths:
-                for line, row, err in track(iter_rows(path, spec.format), f"ingest {path.name}"):
+                rows = (posts_xml_rows(path, str(cfg.prep.cutoff_date), spec.data_source, xml_skipped)
+                        if is_posts_xml(path) else iter_rows(path, spec.format))
+                for line, row, err in track(rows, f"ingest {path.name}"):
                     counts["lines"] += 1
                     origin = f"{path}:{line}"
-                    if err is None:
+                    if is_posts_xml(path):
+                        prob = row
+                    elif err is None:
                         try:
                             prob = to_canonical(row, spec.schema, origin, spec.data_source)
                         except RowError as exc:
@@ -115,6 +147,7 @@ class Ingest(Step):
             "excluded_data_source": counts["excluded_data_source"],
             "over_max_problems": counts["over_max_problems"],
             "bad_reasons": {k[5:]: v for k, v in counts.items() if k.startswith("bad: ")},
+            "skipped_posts": dict(xml_skipped),
             "per_data_source": dict(per_source), "bad_examples": bad_examples,
             "duplicate_examples": dup_examples,
         }

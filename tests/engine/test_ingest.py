@@ -24,8 +24,8 @@ def test_quickstart_sources_become_canonical(nm_env):
     assert main(["run", "-q", *base_overrides(nm_env, "pipeline.steps=[ingest]")]) == 0
     rows = read_jsonl(_artifact(nm_env) / "problems.jsonl")
     report = json.loads((_artifact(nm_env) / "report.json").read_text())
-    assert len(rows) == 34 and report["per_data_source"] == {"sample": 24, "aops": 10}
-    assert report["missing_answer"] == 10  # forum posts carry no answer yet
+    assert len(rows) == 45 and report["per_data_source"] == {"sample": 24, "aops": 10, "stackexchange": 11}
+    assert report["missing_answer"] == 21  # forum posts and StackExchange questions carry no answer yet
     aops = [r for r in rows if r["data_source"] == "aops"]
     assert all(r["id"].startswith("p-") for r in aops)  # no id in forum dumps: derived from the text
     assert sum(r["discussion"] is not None for r in aops) == 8  # two threads have no replies
@@ -132,3 +132,50 @@ def test_over_long_number_in_a_row_is_a_bad_line(tmp_path):
     out = list(iter_rows(f))
     assert out[0] == (1, {"problem": "p", "expected_answer": 1}, None)
     assert out[1][:2] == (2, None) and "Exceeds the limit (4300 digits)" in out[1][2]
+
+
+def test_stackexchange_posts_xml_sample_becomes_problems(nm_env):
+    """source=stackexchange keeps the shipped Posts.xml's questions: body as the problem, accepted /
+    top-voted answers as the discussion, URL and licence by creation date; skipped posts counted."""
+    assert main(["run", "-q", *base_overrides(nm_env, "pipeline.steps=[ingest]", "source=stackexchange")]) == 0
+    rows = read_jsonl(_artifact(nm_env) / "problems.jsonl")
+    report = json.loads((_artifact(nm_env) / "report.json").read_text())
+    assert report["per_data_source"] == {"stackexchange": 11} and report["excluded_data_source"] == 34
+    assert report["skipped_posts"] == {"stackexchange: other post type": 1,
+                                       "stackexchange: question after cutoff": 1,
+                                       "stackexchange: answer after cutoff": 1}
+    odd = next(r for r in rows if r["url"] == "https://math.stackexchange.com/questions/101")
+    assert odd["problem"].startswith("I want to compute $1 + 3 + 5 + \\cdots + 99$")
+    assert odd["license"] == "CC BY-SA 3.0" and odd["expected_answer"] is None
+    assert odd["metadata"]["title"] == "Sum of the odd numbers below 100"
+    assert odd["metadata"]["tags"] == ["sequences-and-series", "summation"]
+    assert "Accepted and top-voted answer (score 21)" in odd["discussion"] and "2500" in odd["discussion"]
+    mod5 = next(r for r in rows if r["url"].endswith("/107"))   # the accepted answer is not the top-voted one
+    assert mod5["metadata"]["answer_ids"] == ["109", "108"]
+    assert mod5["origin"].endswith("Posts.xml:Id=107")
+
+
+def test_posts_xml_cutoff_is_part_of_the_ingest_key(nm_env):
+    from nmframe.config import compose
+    from nmframe.engine.dag import build_dag
+
+    def ingest_key(*extra):
+        cfg = compose(base_overrides(nm_env, "pipeline.steps=[ingest]", "source=aops_se", *extra))
+        return next(t.key for t in build_dag(cfg).tasks if t.step == "ingest")
+
+    assert ingest_key() != ingest_key("prep.cutoff_date=2015-01-01")
+
+
+def test_a_rerun_that_computes_nothing_says_where_the_results_are(nm_env, capsys):
+    from nmframe.engine.runs import find_run, list_runs
+
+    assert main(["run", "-q", *base_overrides(nm_env, "pipeline.steps=[ingest]")]) == 0
+    first = list_runs(nm_env / "outputs" / "runs")[-1]
+    capsys.readouterr()
+    assert main(["run", "-q", *base_overrides(nm_env, "pipeline.steps=[ingest]")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    again = list_runs(nm_env / "outputs" / "runs")[-1]
+    assert again.path != first.path and again.ran_nothing and not first.ran_nothing
+    assert f"run {again.path.name}: nothing ran (every task cached); `nmframe report quickstart` reads run " \
+           f"{first.path.name}" in out
+    assert find_run("quickstart", nm_env / "outputs" / "runs").path == first.path

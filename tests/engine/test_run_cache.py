@@ -22,7 +22,7 @@ def test_second_run_reuses_every_step(nm_env):
     assert states_of_last_run(nm_env) == {"ingest": "done", "counted": "done"}
     art = next((nm_env / "outputs" / "artifacts" / "counted").glob("[0-9a-f]*"))
     manifest = json.loads((art / "manifest.json").read_text())
-    assert manifest["step"] == "counted" and manifest["metrics"] == {"problems": 34}
+    assert manifest["step"] == "counted" and manifest["metrics"] == {"problems": 45}
     assert "git" in manifest and "packages" in manifest and manifest["host"]["hostname"]
     assert run(nm_env, "pipeline.steps=[ingest,counted]") == 0
     assert states_of_last_run(nm_env) == {"ingest": "cached", "counted": "cached"}

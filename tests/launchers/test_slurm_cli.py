@@ -29,7 +29,7 @@ def test_two_step_dag_runs_as_dependent_slurm_jobs(nm_env):
     assert int(states["counted"]["slurm_job_id"]) > int(states["ingest"]["slurm_job_id"])
     assert states["counted"]["started"] >= states["ingest"]["ended"]  # afterok dependency held
     art = next((nm_env / "outputs" / "artifacts" / "counted").glob("[0-9a-f]*"))
-    assert (art / "out.txt").read_text() == "34 problems, lr=0.0002\n"
+    assert (art / "out.txt").read_text() == "45 problems, lr=0.0002\n"
     # a second submission finds everything cached and submits nothing
     assert main(["run", "-q", *base_overrides(nm_env, "pipeline.steps=[ingest,counted]", *SLURM)]) == 0
     _, states = _states(nm_env)
