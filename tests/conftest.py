@@ -55,3 +55,16 @@ def megatron_cpu():
 
     teardown()
     torch.cuda.current_device, torch.cuda.synchronize, torch.cuda.Stream, torch.cuda.current_stream = saved
+
+
+@pytest.fixture(autouse=True)
+def _restore_nmframe_log_levels(monkeypatch):
+    """`hydra.verbose` run through main() turns nmframe's loggers to DEBUG and sets NMFRAME_VERBOSE for
+    the process, as a command line should; within one pytest process each test gets them back."""
+    import logging
+
+    monkeypatch.delenv("NMFRAME_VERBOSE", raising=False)
+    levels = {n: logging.getLogger(n).level for n in ("nmframe", "nmframe.engine")}
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)

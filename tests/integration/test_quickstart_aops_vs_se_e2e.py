@@ -1,5 +1,5 @@
 """The README's CPU comparison of AoPS-only and AoPS+SE (paper Table 4) end to end:
-`nmframe run -m experiment=quickstart source=aops,aops_se && nmframe report quickstart`."""
+`nmframe run -m experiment=quickstart source=aops,aops_se teacher=tiny && nmframe report quickstart`."""
 import csv
 import json
 
@@ -13,7 +13,7 @@ def test_quickstart_sweep_aops_vs_aops_se_runs_and_reports_the_paired_comparison
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "outputs"
     over = [f"paths.outputs={out}", "tracking.wandb_mode=disabled"]
-    assert main(["run", "-q", "-m", "experiment=quickstart", "source=aops,aops_se", *over]) == 0
+    assert main(["run", "-q", "-m", "experiment=quickstart", "source=aops,aops_se", "teacher=tiny", *over]) == 0
     (run,) = [p for p in (out / "runs").iterdir()]
     tasks = json.loads((run / "tasks.json").read_text())
     # the points' problems differ from ingest on, so no task is shared (the tiny models are built once)
@@ -26,7 +26,7 @@ def test_quickstart_sweep_aops_vs_aops_se_runs_and_reports_the_paired_comparison
     capsys.readouterr()
 
     # a rerun computes nothing and is not the run the report reads
-    assert main(["run", "-q", "-m", "experiment=quickstart", "source=aops,aops_se", *over]) == 0
+    assert main(["run", "-q", "-m", "experiment=quickstart", "source=aops,aops_se", "teacher=tiny", *over]) == 0
     assert f"reads run {run.name}" in " ".join(capsys.readouterr().out.split())
 
     assert main(["report", "quickstart", "--outputs", str(out)]) == 0

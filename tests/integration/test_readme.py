@@ -53,6 +53,9 @@ CHEAP: dict[str, tuple[int, list[str]]] = {
 
 # command -> "tests/<file>.py::<test>: what that test runs in its place"
 RUN_ELSEWHERE: dict[str, str] = {
+    "nmframe run -m experiment=quickstart source=aops,aops_se teacher=tiny":
+        "tests/integration/test_quickstart_aops_vs_se_e2e.py::"
+        "test_quickstart_sweep_aops_vs_aops_se_runs_and_reports_the_paired_comparison: the same, then its report (slow)",
     "nmframe plan experiment=paper/table3 launcher=dryrun":
         "tests/unit/test_paper_llm_steps.py::test_readme_commands_for_the_llm_steps: plans it, LLM steps on GPUs",
     "nmframe plan experiment=paper/table3 launcher=dryrun filters.classify_method=heuristic "
