@@ -46,10 +46,15 @@ def register_backend(name: str):
     return wrap
 
 
+_LOADED: set[str] = set()  # modules already imported (a plan asks for a backend once per task)
+
+
 def _load_builtins() -> None:
     plugins = [m.strip() for m in os.environ.get("NMFRAME_PLUGINS", "").split(",") if m.strip()]
     for mod in (*_BUILTIN_MODULES, *plugins):
-        importlib.import_module(mod)
+        if mod not in _LOADED:
+            importlib.import_module(mod)
+            _LOADED.add(mod)
 
 
 def registered_backends() -> list[str]:

@@ -73,9 +73,10 @@ class Generate(Step):
         out = select(cfg, *self.slice_paths)
         if params.get("tir"):
             out.update(select(cfg, "tir.max_calls", "tir.output_chars", "tir.call_timeout_s"))
-        content = getattr(backend_class(str(cfg.teacher.backend)), "content_fingerprint", None)
+        t = select(cfg, "teacher.backend", "teacher.model")  # select(): read once per plan, not per task
+        content = getattr(backend_class(str(t["teacher.backend"])), "content_fingerprint", None)
         if content is not None:  # a backend whose samples follow files behind teacher.model (replay)
-            out["teacher.content"] = content(str(cfg.teacher.model))
+            out["teacher.content"] = content(str(t["teacher.model"]))
         return out
 
     def resources(self, cfg, params):
