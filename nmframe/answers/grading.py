@@ -25,9 +25,9 @@ Order of decisions for one pair (first that applies):
    "error: ...").
 
 :func:`grade_many` deduplicates raw pairs, then normalised pairs, decides what it can
-in this process and sends only the rest, batched, to worker processes: one per
-:data:`.pool.PAIRS_PER_WORKER` pairs left (a worker costs about a second to start), up to
-all cores.
+in this process and sends only the rest, batched by gold, to worker processes: one per
+:data:`.pool.STRINGS_PER_WORKER` distinct strings left to parse (a worker costs about a
+second to start), up to all cores.
 """
 from __future__ import annotations
 
@@ -194,7 +194,8 @@ def grade_many(
 
     Identical raw pairs and identical normalised pairs are graded once; pairs the fast
     path or the cache decide never leave this process; the rest go to up to ``workers``
-    (default: all cores) worker processes in batches, one worker per 40 pairs left.
+    (default: all cores) worker processes in batches grouped by gold, one worker per
+    200 distinct strings left to parse.
     """
     pairs = list(pairs)
     if len(pairs) >= _PREWARM_AT:

@@ -30,13 +30,21 @@ slow ``simplify``).
 
 Errors raised inside the comparison make the verdict "ungraded" (reason ``error: ...``),
 never "wrong".
+
+Speed: parsing is most of math-verify's cost (latex2sympy2's ANTLR parser), so each
+distinct string is parsed once per process (:func:`parse_answer` memoises results and
+failures: the parse is a pure function of the string), and the prediction is parsed
+first: a prediction math-verify reads as nothing is "wrong" whatever the gold, since
+``verify(gold, [])`` compares no candidates and is False, so the gold is not parsed
+for it. The memoised lists are shared between pairs; ``verify`` and the guards only
+read them.
 """
 from __future__ import annotations
 
 import logging
 import math
 
-_PARSE_CACHE: dict[str, list] = {}
+_PARSE_CACHE: dict[str, list | Exception] = {}
 _PARSE_CACHE_MAX = 50_000
 _mv = None  # the math_verify bits, imported on first use
 
@@ -73,16 +81,26 @@ def _wrap(s: str) -> str:
 
 
 def parse_answer(s: str) -> list:
-    """math-verify's parse of an answer string (cached; errors propagate)."""
+    """math-verify's parse of an answer string (memoised, failures too; errors propagate).
+
+    The returned list is shared by every caller of the same string: read it, never change it.
+    """
     hit = _PARSE_CACHE.get(s)
-    if hit is not None:
-        return hit
-    mv = _load()
-    out = mv["parse"](_wrap(s), mv["configs"], parsing_timeout=None, raise_on_error=True)
-    if len(_PARSE_CACHE) >= _PARSE_CACHE_MAX:
-        _PARSE_CACHE.clear()
-    _PARSE_CACHE[s] = out
-    return out
+    if hit is None:
+        mv = _load()
+        try:
+            hit = mv["parse"](_wrap(s), mv["configs"], parsing_timeout=None, raise_on_error=True)
+        except (MemoryError, RecursionError):
+            raise  # may depend on the state of the process: not a property of the string
+        except Exception as e:  # noqa: BLE001 - the same string fails the same way again
+            e.__traceback__ = None
+            hit = e
+        if len(_PARSE_CACHE) >= _PARSE_CACHE_MAX:
+            _PARSE_CACHE.clear()
+        _PARSE_CACHE[s] = hit
+    if isinstance(hit, Exception):
+        raise hit
+    return hit
 
 
 def _lhs_kind(expr) -> str | None:
@@ -142,8 +160,10 @@ def judge(gold: str, pred: str) -> tuple[str, str]:
     """("correct" | "wrong" | "ungraded", reason) for two normalised answer strings."""
     mv = _load()
     try:
-        gold_parsed = parse_answer(gold)
         pred_parsed = parse_answer(pred)
+        if not pred_parsed:  # verify(gold, []) is False for every gold: no need to parse it
+            return "wrong", "math-verify (prediction not parsed)"
+        gold_parsed = parse_answer(gold)
     except Exception as e:  # noqa: BLE001 - any failure means "could not decide"
         return "ungraded", f"error: parse: {type(e).__name__}: {str(e)[:200]}"
     gold_syms = [x for x in gold_parsed if not isinstance(x, str)]

@@ -34,7 +34,11 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 STARTUP_TIMEOUT_S = 120.0
-PAIRS_PER_WORKER = 40
+# A worker costs about 1 s of CPU to start (imports, grammar) and parsing one distinct
+# answer string about 25 ms (latex2sympy2's ANTLR parser, most of math-verify's time); a
+# second worker only buys wall time with more CPU, so one is started per this many
+# distinct strings to parse (several seconds of work), not one per core.
+STRINGS_PER_WORKER = 200
 _PKG_ROOT = str(Path(__file__).resolve().parents[2])
 
 Pair = tuple[str, str]
@@ -257,19 +261,22 @@ class WorkerPool:
         workers: int | None = None,
         on_progress: Callable[[int], None] | None = None,
     ) -> list[Result]:
-        """Judge many pairs over up to ``workers`` processes in parallel, keeping order."""
+        """Judge many pairs over up to ``workers`` processes in parallel, keeping order.
+
+        Pairs with the same gold go to the same worker, in one batch where possible, so
+        each worker parses a gold once (parses are memoised per process); one worker is
+        started per :data:`STRINGS_PER_WORKER` distinct strings to parse, not one per core.
+        """
         n = len(pairs)
         if n == 0:
             return []
-        # a worker costs about a second of CPU to start (imports, grammar load) and a pair
-        # tens of milliseconds: start one per PAIRS_PER_WORKER pairs, not one per core
-        workers = max(1, min(workers or os.cpu_count() or 1, math.ceil(n / PAIRS_PER_WORKER)))
+        workers = max(1, min(workers or os.cpu_count() or 1, _workers_needed(pairs)))
         self.ensure_capacity(workers)
         self.prewarm(workers)
-        chunk = max(1, min(64, math.ceil(n / (workers * 4))))
+        chunks = _gold_chunks(pairs, max(1, min(64, math.ceil(n / (workers * 4)))))
         todo: queue.SimpleQueue = queue.SimpleQueue()
-        for start in range(0, n, chunk):
-            todo.put(start)
+        for part in chunks:
+            todo.put(part)
         results: list[Result | None] = [None] * n
         errors: list[BaseException] = []
 
@@ -277,11 +284,11 @@ class WorkerPool:
             try:
                 while True:
                     try:
-                        start = todo.get_nowait()
+                        part = todo.get_nowait()
                     except queue.Empty:
                         return
-                    part = pairs[start: start + chunk]
-                    results[start: start + len(part)] = self.run(part, timeout)
+                    for i, res in zip(part, self.run([pairs[i] for i in part], timeout)):
+                        results[i] = res
                     if on_progress is not None:
                         on_progress(len(part))
             except BaseException as e:  # noqa: BLE001 - re-raised in the caller
@@ -306,6 +313,31 @@ class WorkerPool:
             self._cv.notify_all()
         for w in idle:
             w.kill()
+
+
+def _workers_needed(pairs: Sequence[Pair]) -> int:
+    strings = {g for g, _ in pairs} | {p for _, p in pairs}
+    return math.ceil(len(strings) / STRINGS_PER_WORKER)
+
+
+def _gold_chunks(pairs: Sequence[Pair], size: int) -> list[list[int]]:
+    """Indices of ``pairs`` in batches of about ``size``; all pairs of one gold share a
+    batch unless that gold alone has more than ``size`` pairs."""
+    by_gold: dict[str, list[int]] = {}
+    for i, (gold, _) in enumerate(pairs):
+        by_gold.setdefault(gold, []).append(i)
+    chunks: list[list[int]] = []
+    part: list[int] = []
+    for group in by_gold.values():
+        for start in range(0, len(group), size):
+            piece = group[start: start + size]
+            if part and len(part) + len(piece) > size:
+                chunks.append(part)
+                part = []
+            part.extend(piece)
+    if part:
+        chunks.append(part)
+    return chunks
 
 
 _POOL: WorkerPool | None = None
