@@ -403,3 +403,28 @@ def test_baseline_layout_knob():
         config_baseline(bad, build_stage_plan(bad))
     with pytest.raises(OverrideError, match=r"unknown key 'costmodel\.baseline_layout\.tq'; allowed keys .*: tp, cp"):
         compose(["model=qwen3_30b_a3b", "buckets=paper", "trainer=megatron", "costmodel.baseline_layout={tq: 8}"])
+
+
+def test_packed_stages_are_cached_on_disk_and_read_back_equal(tmp_path, monkeypatch):
+    """A plan packs the paper length mix's stages once per machine: the second computation is read
+    from $NMFRAME_CACHE/costmodel and equals the first; an unwritable cache is skipped."""
+    import numpy as np
+
+    from nmframe.costmodel import plan as cplan
+    from nmframe.costmodel.model import Parallelism
+
+    monkeypatch.setenv("NMFRAME_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(cplan, "_PACKED", {})
+    x = np.arange(1, 2001, dtype=np.int64)
+    par = Parallelism(gpus=8, tp=2)
+    first = cplan._packed_stage("s", x, 4096, par, 64, 2.0)
+    files = list((tmp_path / "cache" / "costmodel").glob("stage-*.json"))
+    assert len(files) == 1
+    monkeypatch.setattr(cplan, "_PACKED", {})
+    monkeypatch.setattr(cplan, "stage_for", lambda *a, **k: (_ for _ in ()).throw(AssertionError("packed again")))
+    again = cplan._packed_stage("s", x, 4096, par, 64, 2.0)
+    assert again == first and again.utilisation == first.utilisation
+    files[0].write_text("{not json")  # a damaged entry is recomputed, not an error
+    monkeypatch.setattr(cplan, "_PACKED", {})
+    monkeypatch.setattr(cplan, "stage_for", lambda *a, **k: first)
+    assert cplan._packed_stage("s", x, 4096, par, 64, 2.0) == first
