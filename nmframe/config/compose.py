@@ -24,6 +24,7 @@ from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from nmframe.config.project import conf_dir
 from nmframe.config.schema import NmConfig, register_schemas
 from nmframe.config.checks import ConfigError, validate
 
@@ -80,17 +81,6 @@ def check_overrides(overrides: list[str]) -> None:
                 check_safe_path(key, value)
         elif key == "name":
             check_safe_path("name", value, NAME_MAX)
-
-
-def conf_dir() -> Path:
-    env = os.environ.get("NMFRAME_CONF_DIR")
-    if env:
-        return Path(env).resolve()
-    here = Path(__file__).resolve().parents[2] / "conf"
-    if not (here / "config.yaml").exists():
-        raise FileNotFoundError(f"nmframe's conf/ folder was not found at {here}; install nmframe from "
-                                "its source tree (pip install -e .) or set NMFRAME_CONF_DIR")
-    return here
 
 
 def group_choices(extra_dirs: list[Path] | None = None) -> dict[str, list[str]]:

@@ -25,6 +25,17 @@ OUTPUTS_ENV = "NMFRAME_OUTPUTS"
 RESOLVER = "nmframe_outputs"
 
 
+def conf_dir() -> Path:
+    env = os.environ.get("NMFRAME_CONF_DIR")
+    if env:
+        return Path(env).resolve()
+    here = Path(__file__).resolve().parents[2] / "conf"
+    if not (here / "config.yaml").exists():
+        raise FileNotFoundError(f"nmframe's conf/ folder was not found at {here}; install nmframe from "
+                                "its source tree (pip install -e .) or set NMFRAME_CONF_DIR")
+    return here
+
+
 def _is_project(folder: Path) -> bool:
     return (folder / MARKER).is_file() or (folder / "conf" / "config.yaml").is_file()
 
@@ -36,8 +47,6 @@ def project_root(start: Path | None = None) -> Path:
     for folder in (here, *here.parents):
         if _is_project(folder):
             return folder
-    from nmframe.config.compose import conf_dir
-
     return conf_dir().parent
 
 
