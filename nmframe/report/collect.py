@@ -70,19 +70,14 @@ def _read_json(path: Path, what: str):
 
 def read_records(path: Path) -> list[dict]:
     """The rows of an evaluate artifact's records.jsonl; a bad line is an error naming file:line."""
+    from nmframe.datafiles import iter_rows
+
     recs = []
     try:
-        with open(path, encoding="utf-8") as f:
-            for n, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    r = json.loads(line)
-                except ValueError as exc:
-                    raise ReportError(f"{path}:{n}: unreadable JSON ({exc})") from None
-                if not isinstance(r, dict):
-                    raise ReportError(f"{path}:{n}: expected a JSON object, got {type(r).__name__}")
-                recs.append(r)
+        for n, row, error in iter_rows(path, "jsonl"):
+            if error:
+                raise ReportError(f"{path}:{n}: {error}")
+            recs.append(row)
     except FileNotFoundError:
         raise ReportError(f"{path}: missing (the evaluate artifact has scores.json but no records)") from None
     return recs

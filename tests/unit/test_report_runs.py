@@ -120,7 +120,7 @@ def test_broken_record_file_is_one_line_naming_file_and_line(tmp_path, capsys):
     rc, out, err = report(tmp_path, rd.path, capsys)
     assert rc == 1
     assert err.strip().count("\n") == 0 and "Traceback" not in err + out
-    assert f"{recs}:5: unreadable JSON" in err
+    assert f"{recs}:5: malformed JSON" in err
 
 
 def test_records_that_cannot_be_scored_name_the_file(tmp_path, capsys):
