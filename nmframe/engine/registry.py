@@ -64,9 +64,17 @@ def get_step(name: str):
             f"unknown step {name!r}; registered steps: {', '.join(sorted(_STEPS))}") from None
 
 
+def _active(cls: type) -> bool:
+    """A built-in step, or one from a module NMFRAME_PLUGINS names now (a step imported under an
+    earlier plugin list stays importable by name, but is not offered or read-checked)."""
+    plugins = [m.strip() for m in os.environ.get("NMFRAME_PLUGINS", "").split(",") if m.strip()]
+    mod = cls.__module__
+    return mod.startswith("nmframe.") or any(mod == p or mod.startswith(p + ".") for p in plugins)
+
+
 def list_steps() -> list[str]:
     _load_builtins()
-    return sorted(_STEPS)
+    return sorted(name for name, cls in _STEPS.items() if _active(cls))
 
 
 def check_pipeline_steps(cfg) -> None:

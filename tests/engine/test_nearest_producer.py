@@ -10,9 +10,10 @@ from nmframe.engine.registry import UnknownStepError, get_step
 RAW = ["source=stackexchange_raw", "paths.data=/nonexistent"]
 
 
-def problem_inputs(overrides: list[str]) -> dict[str, str]:
-    """step -> the step whose task feeds its ``problems`` input."""
-    dag = build_dag(compose(["experiment=quickstart", *overrides]))
+def problem_inputs(overrides: list[str], base: tuple[str, ...] = ("experiment=quickstart",)) -> dict[str, str]:
+    """step -> the step whose task feeds its ``problems`` input (the quickstart reads the shipped
+    samples whatever the source, so raw-dump pipelines are built on the defaults)."""
+    dag = build_dag(compose([*base, *overrides]))
     step_of = {t.key: t.step for t in dag.tasks}
     return {t.step: step_of[t.inputs["problems"]] for t in dag.tasks if "problems" in t.inputs}
 
@@ -26,11 +27,12 @@ def test_pipeline_from_ingest_chains_every_filter():
 
 
 def test_pipeline_from_raw_dumps_and_filters_left_out():
-    got = problem_inputs([*RAW, "pipeline.steps=[extract_problems,extract_answers,decontaminate,generate]"])
+    got = problem_inputs([*RAW, "pipeline.steps=[extract_problems,extract_answers,decontaminate,generate]"], base=())
     assert got == {"extract_answers": "extract_problems", "decontaminate": "extract_answers",
                    "generate": "decontaminate"}
     # no filter at all: generation samples the extracted problems
-    assert problem_inputs([*RAW, "pipeline.steps=[extract_problems,generate]"])["generate"] == "extract_problems"
+    assert problem_inputs([*RAW, "pipeline.steps=[extract_problems,generate]"], base=())["generate"] == \
+        "extract_problems"
 
 
 def test_nearest_is_in_pipeline_order_not_a_preference_list():

@@ -57,7 +57,8 @@ def test_default_pipeline_is_the_recipe_and_the_lr_sweep_shares_everything_upstr
     assert list(compose([]).pipeline.steps) == list(RECIPE_STEPS)
     rc, out, err = plan(capsys, "-m", f"paths.outputs={tmp_path}", "experiment=quickstart", LR_SWEEP)
     assert rc == 0 and err == "" and "(5 points)" in out
-    steps = Counter(line.split("│")[2].strip() for line in out.splitlines() if line.startswith("│"))
+    rows = [[c.strip() for c in line.split("│")[1:3]] for line in out.splitlines() if line.startswith("│")]
+    steps = {step: int(n) for step, n in rows if n.isdigit()}   # the per-step summary: step, tasks
     # the quickstart: 3 bucket stages, 6 evaluation configs; 2 modes x 2 tir x 1 sample for generate
     assert steps["train_stage"] == 5 * 3 and steps["evaluate"] == 5 * 6
     assert {s: steps[s] for s in ("ingest", "generate", "prepare_sft", "pack")} == \
