@@ -178,6 +178,8 @@ def prompts() -> list[str]:
 def quickstart_overrides(work: Path, teacher: Path) -> list[str]:
     return ["experiment=quickstart", "mode=high", "tir=off",
             "pipeline.steps=[ingest,generate,prepare_sft,bucketize,pack,train_stage]",
+            # a random teacher is never right: train on every generated trace, as teacher=tiny does
+            "sft.input_step=generate", "sft.require_finished=false",
             "teacher.backend=vllm", f"teacher.model={teacher}", "teacher.gpus_per_node=1",
             "generate.gpu_memory_utilization=0.5", "trainer=megatron", "trainer.nodes=1", "trainer.gpus_per_node=1",
             "trainer.global_batch_size=4", "trainer.precision=bf16", "trainer.max_steps=2",
