@@ -56,6 +56,28 @@ def base_overrides(tmp_path, *extra):
     return ["experiment=quickstart", f"paths.outputs={tmp_path / 'outputs'}", "tracking.wandb_mode=disabled", *extra]
 
 
+def start_run_that_sleeps_mid_step(nm_env, monkeypatch, timeout=60):
+    """`nmframe run` (its own process session) of ingest + partial_then_sleep, once the sleeping step
+    has started writing: (the process, the run's overrides), for tests that kill the orchestrator."""
+    import subprocess
+    import sys
+    import time
+
+    started = nm_env / "started"
+    monkeypatch.setenv("NMFRAME_TEST_STARTED", str(started))
+    monkeypatch.setenv("NMFRAME_TEST_SLEEP", "60")
+    over = base_overrides(nm_env, "pipeline.steps=[ingest,partial_then_sleep]")
+    proc = subprocess.Popen([sys.executable, "-m", "nmframe.cli", "run", *over], start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t0 = time.time()
+    while not started.exists():
+        if time.time() - t0 > timeout or proc.poll() is not None:
+            proc.kill()
+            raise TimeoutError(f"{started} not written within {timeout} s (run exit code {proc.poll()})")
+        time.sleep(0.05)
+    return proc, over
+
+
 def counter_lines(tmp_path):
     p = tmp_path / "counter.txt"
     return p.read_text().splitlines() if p.exists() else []

@@ -14,7 +14,7 @@ from nmframe.engine.dag import build_dag
 from nmframe.engine.orchestrate import make_plan, write_run
 from nmframe.engine.runs import list_runs
 
-from tests.helpers import base_overrides, counter_lines
+from tests.helpers import base_overrides, counter_lines, start_run_that_sleeps_mid_step
 
 
 def _alive(pid: int) -> bool:
@@ -25,23 +25,9 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _wait_for(path, timeout=60):
-    t0 = time.time()
-    while not path.exists():
-        if time.time() - t0 > timeout:
-            raise TimeoutError(path)
-        time.sleep(0.05)
-
-
 @pytest.mark.slow
 def test_sigkill_mid_step_leaves_no_complete_artifact(nm_env, monkeypatch):
-    started = nm_env / "started"
-    monkeypatch.setenv("NMFRAME_TEST_STARTED", str(started))
-    monkeypatch.setenv("NMFRAME_TEST_SLEEP", "60")
-    over = base_overrides(nm_env, "pipeline.steps=[ingest,partial_then_sleep]")
-    proc = subprocess.Popen([sys.executable, "-m", "nmframe.cli", "run", *over], start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait_for(started)
+    proc, over = start_run_that_sleeps_mid_step(nm_env, monkeypatch)
     # kill the orchestrator and the worker mid-write (each task runs in its own process session)
     worker_pid = next(s["pid"] for rd in list_runs(nm_env / "outputs" / "runs")
                       for s in rd.states().values() if s.get("state") == "running")

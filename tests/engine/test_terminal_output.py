@@ -18,7 +18,7 @@ from nmframe.engine.resources import Resources
 from nmframe.engine.runs import HEARTBEAT_STALE_S, RunDir, dag_order, list_runs
 from nmframe.engine.task import Task
 
-from tests.helpers import base_overrides
+from tests.helpers import base_overrides, start_run_that_sleeps_mid_step
 
 
 def run(tmp_path, *extra, verb="run"):
@@ -203,16 +203,7 @@ def test_status_marks_the_unfinished_tasks_of_a_dead_orchestrator_interrupted(nm
 
 @pytest.mark.slow
 def test_killing_the_orchestrator_shows_its_run_as_interrupted(nm_env, monkeypatch, capsys):
-    started = nm_env / "started"
-    monkeypatch.setenv("NMFRAME_TEST_STARTED", str(started))
-    monkeypatch.setenv("NMFRAME_TEST_SLEEP", "60")
-    over = base_overrides(nm_env, "pipeline.steps=[ingest,partial_then_sleep]")
-    proc = subprocess.Popen([sys.executable, "-m", "nmframe.cli", "run", *over], start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    t0 = time.time()
-    while not started.exists():
-        assert time.time() - t0 < 60 and proc.poll() is None
-        time.sleep(0.05)
+    proc, _ = start_run_that_sleeps_mid_step(nm_env, monkeypatch)
     rd = last_run(nm_env)
     assert json.loads((rd.path / "run.json").read_text())["orchestrator"]["pid"] == proc.pid
     assert (rd.path / "heartbeat").exists()
