@@ -26,7 +26,8 @@ call "correct"):
 
 Before ``verify``, two constant expressions whose numerical values clearly differ are
 declared different without it (``verify`` would only reach the same answer after a
-slow ``simplify``).
+slow ``simplify``). The LaTeX parser runs ANTLR's exact two-stage strategy (SLL first,
+full LL when that fails: :mod:`.two_stage_parse`).
 
 Errors raised inside the comparison make the verdict "ungraded" (reason ``error: ...``),
 never "wrong".
@@ -56,6 +57,10 @@ def _load():
         logging.getLogger("latex2sympy2_extended").setLevel(logging.CRITICAL)
         import math_verify
         from math_verify import grader
+
+        from . import two_stage_parse
+
+        two_stage_parse.install()
         from sympy import Expr, Float, Set, Symbol, UnevaluatedExpr
         from sympy.core.function import AppliedUndef
 
