@@ -24,7 +24,8 @@ call "correct"):
   set: math-verify would compare the gold's solution set; an equation asked for is not
   answered by its roots.
 
-Before ``verify``, two constant expressions whose numerical values clearly differ are
+Before ``verify``, two plain expressions whose values clearly differ (constants, or
+with free symbols at one point of their domain: :func:`clearly_different_values`) are
 declared different without it (``verify`` would only reach the same answer after a
 slow ``simplify``). The LaTeX parser runs ANTLR's exact two-stage strategy (SLL first,
 full LL when that fails: :mod:`.two_stage_parse`).
@@ -61,8 +62,10 @@ def _load():
         from . import two_stage_parse
 
         two_stage_parse.install()
+        import sympy
         from sympy import Expr, Float, Set, Symbol, UnevaluatedExpr
         from sympy.core.function import AppliedUndef
+        from sympy.matrices.expressions import MatrixExpr
 
         _mv = {
             "parse": math_verify.parse,
@@ -75,6 +78,8 @@ def _load():
             "Expr": Expr,
             "Float": Float,
             "UnevaluatedExpr": UnevaluatedExpr,
+            "MatrixExpr": MatrixExpr,
+            "sympy": sympy,
         }
     return _mv
 
@@ -138,22 +143,47 @@ def guard(gold, pred) -> str | None:
     return None
 
 
-def clearly_different_constants(gold, pred) -> bool:
-    """Both are constant expressions whose values clearly differ (then ``verify`` can only
-    say False, after a costly ``simplify``). Decimals (math-verify rounds them),
-    percentages and anything non-numeric are left to ``verify``."""
+def _sample_point(symbols) -> dict | None:
+    """A value for each free symbol, each consistent with that symbol's assumptions
+    (positive non-integer rationals), or None if one does not fit (an integer symbol)."""
+    sympy = _load()["sympy"]
+    point = {}
+    for i, sym in enumerate(sorted(symbols, key=str)):
+        value = sympy.Rational(1 + 3 * (i + 1), 7) + sympy.Rational(i, 13)
+        for key, wanted in sym.assumptions0.items():
+            if getattr(value, "is_" + key, None) != wanted:
+                return None
+        point[sym] = value
+    return point
+
+
+def clearly_different_values(gold, pred) -> bool:
+    """Both are plain expressions whose values clearly differ: as constants, or, with free
+    symbols, at one point of the symbols' domain, so they are not the same function.
+    Then every test ``verify`` runs on such a pair (structural and string equality, the
+    numeric comparison, ``simplify(gold - pred)`` being zero) can only say False, and its
+    ``simplify`` is the costly part. Decimals are included: math-verify rounds them to 6
+    places, and values more than 2e-6 apart never round to the same. Left to ``verify``:
+    percentages, bare symbols (compared by name, ``\\text{yes}`` = ``yes``), matrices,
+    sets, relations, and whatever does not evaluate to finite numbers."""
     mv = _load()
     Expr = mv["Expr"]
     if not (isinstance(gold, Expr) and isinstance(pred, Expr)):
         return False
-    if gold.free_symbols or pred.free_symbols:
+    if isinstance(gold, mv["Symbol"]) or isinstance(pred, mv["Symbol"]):
         return False
-    if gold.has(mv["Float"], mv["UnevaluatedExpr"]) or pred.has(mv["Float"], mv["UnevaluatedExpr"]):
+    if isinstance(gold, mv["MatrixExpr"]) or isinstance(pred, mv["MatrixExpr"]):
+        return False
+    if gold.has(mv["UnevaluatedExpr"]) or pred.has(mv["UnevaluatedExpr"]):
+        return False  # a percentage: math-verify compares 9% with 9 by its number
+    symbols = gold.free_symbols | pred.free_symbols
+    point = _sample_point(symbols) if symbols else {}
+    if point is None:
         return False
     try:
-        a = complex(gold.evalf(30))
-        b = complex(pred.evalf(30))
-    except (TypeError, ValueError, OverflowError):
+        a = complex(gold.evalf(30, subs=point) if point else gold.evalf(30))
+        b = complex(pred.evalf(30, subs=point) if point else pred.evalf(30))
+    except (TypeError, ValueError, OverflowError, AttributeError):
         return False
     if not all(map(math.isfinite, (a.real, a.imag, b.real, b.imag))):
         return False
@@ -190,7 +220,7 @@ def judge(gold: str, pred: str) -> tuple[str, str]:
                 if why is not None:
                     guarded = why
                     continue
-                if clearly_different_constants(g, p):
+                if clearly_different_values(g, p):
                     continue
                 if mv["verify"](g, p, timeout_seconds=None, raise_on_error=True):
                     return "correct", "math-verify"

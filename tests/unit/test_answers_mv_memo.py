@@ -34,6 +34,19 @@ TABLE = [
     ("x^2-1=0", r"\{-1,1\}"),
     ("7", ""),
     ("7", "$$"),
+    # junk math-verify reads as a product of symbols or a decimal, against constants
+    ("127.625", "N/A"),
+    ("-9", "1,2,,3"),
+    (r"\frac{5}{11}", "1,2,,3"),
+    (r"7\sqrt{3}", "1,2,,3"),
+    ("1.2", "1.2000001"),
+    (r"\text{Yes}", r"\text{No}"),
+    ("Even", "odd"),
+    # equal values in other forms: never declared different before verify
+    (r"\sin^2 x + \cos^2 x", "1"),
+    ("x+1", "1+x"),
+    (r"\frac{1}{3}", "0.333333"),
+    ("9\\%", "9"),
 ]
 
 
@@ -105,3 +118,35 @@ def test_one_worker_per_block_of_distinct_strings():
     assert _workers_needed(few) == 1
     many = [(f"g{i}", f"p{i}") for i in range(STRINGS_PER_WORKER)]
     assert _workers_needed(many) == 2
+
+
+def _sym(latex: str):
+    return next(x for x in mv_judge.parse_answer(latex) if not isinstance(x, str))
+
+
+@pytest.mark.parametrize("gold, pred, different", [
+    (r"-\frac{1}{9}", "N/A", True),          # a constant against a function of symbols
+    ("127.625", "N/A", True),
+    ("-9", "1,2,,3", True),                  # decimals: 6-place rounding cannot join them
+    ("Yes", "No", True),                     # E*s*y against n*o
+    ("x^2", "x^3", True),
+    (r"\sin^2 x + \cos^2 x", "1", False),   # the same value everywhere
+    ("x+1", "1+x", False),
+    (r"\frac{1}{3}", "0.333333", False),     # within math-verify's rounding
+    ("1.2", "1.2000001", False),
+    ("9\\%", "9", False),                   # percentages stay with verify
+    (r"\text{yes}", "2", False),             # a bare symbol is compared by name
+    (r"\{1,2\}", "3", False),               # sets stay with verify
+])
+def test_clearly_different_values(gold, pred, different):
+    assert mv_judge.clearly_different_values(_sym(gold), _sym(pred)) is different
+
+
+def test_a_symbol_whose_assumptions_the_sample_point_breaks_is_left_to_verify():
+    import sympy
+
+    n = sympy.Symbol("n", integer=True)
+    assert mv_judge._sample_point({n}) is None
+    assert not mv_judge.clearly_different_values(n + 1, sympy.Integer(7))
+    x = sympy.Symbol("x", real=True)
+    assert mv_judge.clearly_different_values(x + 1, sympy.Integer(7))
