@@ -13,7 +13,9 @@ parent can time every item separately.
 
 The address space is capped (``NMFRAME_GRADER_MEM_MB``, default 4096) so an expression
 that explodes in memory fails with MemoryError ("ungraded") instead of hurting the host.
-The worker exits when its input closes or its parent process disappears.
+The worker exits when its input closes or its parent process disappears; on a closed
+input it first saves the LaTeX parser's prediction cache if it grew (:mod:`.parser_cache`),
+so the next worker starts warm.
 """
 from __future__ import annotations
 
@@ -70,6 +72,9 @@ def main() -> int:
                 res = ("ungraded", f"error: {type(e).__name__}: {str(e)[:200]}")
             out.write(json.dumps(res) + "\n")
             out.flush()
+    from nmframe.answers import parser_cache
+
+    parser_cache.save_if_grown(min_new_states=16)
     return 0
 
 

@@ -28,7 +28,8 @@ Before ``verify``, two plain expressions whose values clearly differ (constants,
 with free symbols at one point of their domain: :func:`clearly_different_values`) are
 declared different without it (``verify`` would only reach the same answer after a
 slow ``simplify``). The LaTeX parser runs ANTLR's exact two-stage strategy (SLL first,
-full LL when that fails: :mod:`.two_stage_parse`).
+full LL when that fails: :mod:`.two_stage_parse`) and starts from the prediction cache
+an earlier process saved (:mod:`.parser_cache`).
 
 Errors raised inside the comparison make the verdict "ungraded" (reason ``error: ...``),
 never "wrong".
@@ -59,9 +60,10 @@ def _load():
         import math_verify
         from math_verify import grader
 
-        from . import two_stage_parse
+        from . import parser_cache, two_stage_parse
 
         two_stage_parse.install()
+        parser_cache.load()
         import sympy
         from sympy import Expr, Float, Set, Symbol, UnevaluatedExpr
         from sympy.core.function import AppliedUndef

@@ -35,10 +35,13 @@ from typing import Callable, Sequence
 
 STARTUP_TIMEOUT_S = 120.0
 # A worker costs about 1 s of CPU to start (imports, grammar) and parsing one distinct
-# answer string about 25 ms (latex2sympy2's ANTLR parser, most of math-verify's time); a
-# second worker only buys wall time with more CPU, so one is started per this many
-# distinct strings to parse (several seconds of work), not one per core.
+# answer string 4-10 ms (latex2sympy2's ANTLR parser, most of math-verify's time, with the
+# two-stage parse and a warm parser cache; about 20 ms without them); a second worker only
+# buys wall time with more CPU, so one is started per this many distinct strings to
+# parse, not one per core.
 STRINGS_PER_WORKER = 200
+# How long closing the pool waits for idle workers to save their parser cache and exit.
+CLOSE_GRACE_S = 2.0
 _PKG_ROOT = str(Path(__file__).resolve().parents[2])
 
 Pair = tuple[str, str]
@@ -100,6 +103,14 @@ class _Worker:
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError) as e:
             raise WorkerError(f"worker input closed: {e}") from e
+
+    def close_input(self) -> None:
+        """Ask the worker to finish: it saves its parser cache and exits (see
+        :mod:`.grading_process`)."""
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
 
     def kill(self) -> None:
         try:
@@ -303,7 +314,9 @@ class WorkerPool:
             raise errors[0]
         return results  # type: ignore[return-value]
 
-    def close(self) -> None:
+    def close(self, grace: float = CLOSE_GRACE_S) -> None:
+        """Stop the idle workers: each is asked to finish (it saves its parser cache) and
+        killed if it has not exited within ``grace`` seconds (all together)."""
         if os.getpid() != self._pid:
             return  # inherited through fork: these workers belong to the parent
         with self._cv:
@@ -312,6 +325,13 @@ class WorkerPool:
             self._live -= len(idle)
             self._cv.notify_all()
         for w in idle:
+            w.close_input()
+        deadline = time.monotonic() + grace
+        for w in idle:
+            try:
+                w.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
             w.kill()
 
 
