@@ -6,7 +6,8 @@ large, so a fresh grading worker spends about a second building that cache befor
 parses get fast (the same answer strings parse in 1.7 s in a new process, 0.5 s once the
 cache is warm). The DFA is a pure cache of the grammar's decisions: a parse gives the
 same tree with or without it. So a worker loads the DFA a previous worker saved, and
-saves its own when it ends if it learned new decisions.
+saves its own when it ends if it learned new decisions. The file is capped at 8 MB
+(about a second to read; the workloads of the tests and benches fill 3.4 MB).
 
 Where: ``$NMFRAME_CACHE/grader/latex-dfa-<key>.pickle`` (default ``~/.cache/nmframe``),
 ``<key>`` a digest of the ANTLR runtime and latex2sympy2 versions, the Python version
@@ -31,10 +32,14 @@ import stat
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 ENV_SWITCH = "NMFRAME_GRADER_DFA_CACHE"
-_MAX_BYTES = 64 * 1024 * 1024
+# Every worker reads the file when it starts (about 0.15 s per MB), so it is capped: a DFA
+# that outgrows this is not written, and the file keeps the decisions it already has.
+_MAX_BYTES = 8 * 1024 * 1024
+_STALE_TMP_S = 3600.0  # a temporary file this old was left by a worker killed mid-write
 _state = {"loaded_states": 0}
 
 
@@ -186,6 +191,16 @@ def load() -> bool:
     return True
 
 
+def _remove_stale_temporaries(path: Path) -> None:
+    now = time.time()
+    for tmp in path.parent.glob(path.name + "*.tmp"):
+        try:
+            if now - tmp.stat().st_mtime > _STALE_TMP_S:
+                tmp.unlink()
+        except OSError:
+            pass
+
+
 def save_if_grown(min_new_states: int = 1) -> bool:
     """Write this process's DFA if it has at least ``min_new_states`` more states than it
     started with; True if written. Atomic (a temporary file renamed), owner-only."""
@@ -211,6 +226,7 @@ def save_if_grown(min_new_states: int = 1) -> bool:
             return False
         path = cache_path()
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _remove_stale_temporaries(path)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as f:

@@ -40,8 +40,9 @@ STARTUP_TIMEOUT_S = 120.0
 # buys wall time with more CPU, so one is started per this many distinct strings to
 # parse, not one per core.
 STRINGS_PER_WORKER = 200
-# How long closing the pool waits for idle workers to save their parser cache and exit.
-CLOSE_GRACE_S = 2.0
+# How long closing the pool waits for idle workers to save their parser cache and exit
+# (writing a large one takes about a second).
+CLOSE_GRACE_S = 5.0
 _PKG_ROOT = str(Path(__file__).resolve().parents[2])
 
 Pair = tuple[str, str]

@@ -112,3 +112,24 @@ def test_a_grading_worker_saves_the_cache_when_the_pool_closes(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.split("\n")[0] == "['wrong', 'wrong'] True"
     assert list((tmp_path / "grader").glob("*.tmp")) == []
+
+
+def test_a_dfa_over_the_cap_is_not_written_and_stale_temporaries_are_removed(tmp_path, monkeypatch):
+    from nmframe.answers import mv_judge, parser_cache
+
+    monkeypatch.setenv("NMFRAME_CACHE", str(tmp_path))
+    mv_judge._load()
+    mv_judge.parse_answer(r"\frac{3}{4} + \sqrt{5}")
+    monkeypatch.setitem(parser_cache._state, "loaded_states", 0)  # everything counts as new
+    path = parser_cache.cache_path()
+    with monkeypatch.context() as m:
+        m.setattr(parser_cache, "_MAX_BYTES", 1000)
+        assert parser_cache.save_if_grown() is False
+    assert not path.exists()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stale, fresh = path.parent / (path.name + "old.tmp"), path.parent / (path.name + "new.tmp")
+    stale.write_bytes(b"x")
+    fresh.write_bytes(b"x")
+    os.utime(stale, (1, 1))
+    assert parser_cache.save_if_grown() is True
+    assert path.is_file() and not stale.exists() and fresh.exists()
