@@ -13,9 +13,10 @@ parent can time every item separately.
 
 The address space is capped (``NMFRAME_GRADER_MEM_MB``, default 4096) so an expression
 that explodes in memory fails with MemoryError ("ungraded") instead of hurting the host.
-The worker exits when its input closes or its parent process disappears; on a closed
-input it first saves the LaTeX parser's prediction cache if it grew (:mod:`.parser_cache`),
-so the next worker starts warm.
+The line ``"finish"`` asks the worker to end. It exits then, when its input closes, or
+when its parent process disappears; in the first two cases it first saves the LaTeX
+parser's prediction cache if it grew (:mod:`.parser_cache`), so the next worker starts
+warm.
 """
 from __future__ import annotations
 
@@ -63,7 +64,10 @@ def main() -> int:
         line = line.strip()
         if not line:
             continue
-        for gold, pred in json.loads(line):
+        batch = json.loads(line)
+        if batch == "finish":  # the pool is closing (pool.FINISH)
+            break
+        for gold, pred in batch:
             try:
                 res = judge(gold, pred)
             except BaseException as e:  # noqa: BLE001 - MemoryError, RecursionError, ...

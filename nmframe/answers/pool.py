@@ -43,6 +43,7 @@ STRINGS_PER_WORKER = 200
 # How long closing the pool waits for idle workers to save their parser cache and exit
 # (writing a large one takes about a second).
 CLOSE_GRACE_S = 5.0
+FINISH = b'"finish"'  # the line that asks a worker to save its parser cache and exit
 _PKG_ROOT = str(Path(__file__).resolve().parents[2])
 
 Pair = tuple[str, str]
@@ -105,12 +106,15 @@ class _Worker:
         except (BrokenPipeError, OSError) as e:
             raise WorkerError(f"worker input closed: {e}") from e
 
-    def close_input(self) -> None:
+    def ask_to_finish(self) -> None:
         """Ask the worker to finish: it saves its parser cache and exits (see
-        :mod:`.grading_process`)."""
+        :mod:`.grading_process`). Said in a message, not by closing its input: a process
+        forked from this one may hold the pipe open, and the end of input never comes."""
         try:
+            self.proc.stdin.write(FINISH + b"\n")
+            self.proc.stdin.flush()
             self.proc.stdin.close()
-        except OSError:
+        except (BrokenPipeError, OSError, ValueError):
             pass
 
     def kill(self) -> None:
@@ -326,7 +330,7 @@ class WorkerPool:
             self._live -= len(idle)
             self._cv.notify_all()
         for w in idle:
-            w.close_input()
+            w.ask_to_finish()
         deadline = time.monotonic() + grace
         for w in idle:
             try:

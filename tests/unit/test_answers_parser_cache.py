@@ -133,3 +133,31 @@ def test_a_dfa_over_the_cap_is_not_written_and_stale_temporaries_are_removed(tmp
     os.utime(stale, (1, 1))
     assert parser_cache.save_if_grown() is True
     assert path.is_file() and not stale.exists() and fresh.exists()
+
+
+def _hold_pipes_open(seconds: float) -> None:
+    import time
+
+    time.sleep(seconds)
+
+
+def test_closing_the_pool_ends_workers_by_message_even_when_a_fork_holds_their_input(tmp_path, monkeypatch):
+    """A process forked while the pool lives keeps the workers' input pipes open, so an end
+    of input never reaches them: they must be told to finish, and exit by themselves."""
+    import multiprocessing as mp
+
+    from nmframe.answers import grade_many, shutdown_pool
+    from nmframe.answers.pool import get_pool
+
+    monkeypatch.setenv("NMFRAME_CACHE", str(tmp_path))
+    shutdown_pool()
+    grade_many([("x^2", "N/A")], workers=1)
+    worker = get_pool()._idle[0]
+    child = mp.get_context("fork").Process(target=_hold_pipes_open, args=(30,))
+    child.start()
+    try:
+        shutdown_pool()
+        assert worker.proc.returncode == 0  # it finished on its own; killed would be -9
+    finally:
+        child.terminate()
+        child.join()
