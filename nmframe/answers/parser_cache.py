@@ -68,10 +68,11 @@ def _versions() -> str:
 def cache_path() -> Path:
     """The cache file for the installed parser."""
     parser = _parser_class()
+    serialized = getattr(sys.modules.get(parser.__module__), "serializedATN", None)  # generated code
     digest = hashlib.sha256()
     digest.update(_versions().encode())
-    digest.update(str(parser.serializedATN() if callable(getattr(parser, "serializedATN", None))
-                      else parser.grammarFileName).encode())
+    digest.update(parser.__module__.encode())
+    digest.update(str(serialized() if callable(serialized) else parser.grammarFileName).encode())
     base = Path(os.environ.get("NMFRAME_CACHE", Path.home() / ".cache" / "nmframe"))
     return base / "grader" / f"latex-dfa-{digest.hexdigest()[:16]}.pickle"
 
