@@ -55,8 +55,8 @@ CPU seconds):
     math-verify's 6-place rounding cannot join values 2e-6 apart): ``verify`` 1.6 -> 0.6 s;
   - the parser's DFA saved by one worker and loaded by the next: a cold process spends
     about 1.1 s building it (parses 1.7 s cold, 0.7 s warm; loading it takes 0.1 s).
-* now (2 cores): cold about 3.0 s wall, 3.9 s CPU (19x wall, 15x CPU); warm 2.4 s wall,
-  2.7 s CPU (24-25x wall, 21-22x CPU). What is left is the worker's start (0.8 s of
+* now (2 cores, seeds 0 and 4): cold 2.4-3.2 s wall, 3.0-4.0 s CPU (17-21x wall, 14-17x
+  CPU); warm 1.6-2.4 s wall, 1.9-2.7 s CPU (24-31x wall, 21-27x CPU). What is left is the worker's start (0.8 s of
   imports), 0.7 s of parses, 0.6 s of ``verify`` (mostly sympy set differences of junk
   against intervals and sets, and sympy's own lazy imports on the first ``simplify``).
   A second worker would cut the wall time to about 2.1 s but double the start-up CPU.
