@@ -293,12 +293,19 @@ def _cache_dir(path: str):
             os.environ["NMFRAME_CACHE"] = old
 
 
-def _warm_up_pairs(args) -> list:
-    """Pairs of an evaluation-shaped workload with a seed no measured workload uses."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+def _eval_workload(n_pairs: int, seed: int):
+    """Items of the independent evaluation-shaped workload (bench/grading_workload.py)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
     import grading_workload
 
-    items = grading_workload.make_workload(args.eval_pairs, args.seed + WARM_UP_SEED)
+    return grading_workload.make_workload(n_pairs, seed)
+
+
+def _warm_up_pairs(args) -> list:
+    """Pairs of an evaluation-shaped workload with a seed no measured workload uses."""
+    items = _eval_workload(args.eval_pairs, args.seed + WARM_UP_SEED)
     return [(g, p) for _, _, g, p in items]
 
 
@@ -422,12 +429,9 @@ def main(argv=None) -> int:
         figures["own"] = run_workload(f"own ({n_problems} problems x {args.per_problem})",
                                       make_workload(n_problems, args.per_problem, args.seed), args)
     if args.workload in ("both", "eval"):
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        import grading_workload
-
         figures["eval"] = run_workload(
             f"evaluation-shaped ({args.eval_pairs} pairs, bench/grading_workload.py)",
-            grading_workload.make_workload(args.eval_pairs, args.seed + 1), args)
+            _eval_workload(args.eval_pairs, args.seed + 1), args)
     print("\n=== summary ===")
     for name, f in figures.items():
         print(f"{name:5s} speedup {f['speedup_wall']:.1f}x wall, {f['speedup_cpu']:.1f}x CPU "

@@ -55,6 +55,7 @@ def main() -> int:
     _limit_memory()
     _watch_parent()
     from nmframe.answers.mv_judge import judge, parse_answer
+    from nmframe.answers.pool import FINISH
 
     parse_answer("1")  # load grammars now, not while an item's clock is running
     out = sys.stdout
@@ -65,7 +66,7 @@ def main() -> int:
         if not line:
             continue
         batch = json.loads(line)
-        if batch == "finish":  # the pool is closing (pool.FINISH)
+        if batch == FINISH:  # the pool is closing
             break
         for gold, pred in batch:
             try:

@@ -73,8 +73,9 @@ def cache_path() -> Path:
     digest.update(_versions().encode())
     digest.update(parser.__module__.encode())
     digest.update(str(serialized() if callable(serialized) else parser.grammarFileName).encode())
-    base = Path(os.environ.get("NMFRAME_CACHE", Path.home() / ".cache" / "nmframe"))
-    return base / "grader" / f"latex-dfa-{digest.hexdigest()[:16]}.pickle"
+    from nmframe.models.cache import cache_root
+
+    return cache_root() / "grader" / f"latex-dfa-{digest.hexdigest()[:16]}.pickle"
 
 
 def _singletons() -> dict[str, object]:

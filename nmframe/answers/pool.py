@@ -43,7 +43,7 @@ STRINGS_PER_WORKER = 200
 # How long closing the pool waits for idle workers to save their parser cache and exit
 # (writing a large one takes about a second).
 CLOSE_GRACE_S = 5.0
-FINISH = b'"finish"'  # the line that asks a worker to save its parser cache and exit
+FINISH = "finish"  # the message (a JSON string) that asks a worker to save its parser cache and exit
 _PKG_ROOT = str(Path(__file__).resolve().parents[2])
 
 Pair = tuple[str, str]
@@ -111,7 +111,7 @@ class _Worker:
         :mod:`.grading_process`). Said in a message, not by closing its input: a process
         forked from this one may hold the pipe open, and the end of input never comes."""
         try:
-            self.proc.stdin.write(FINISH + b"\n")
+            self.proc.stdin.write(json.dumps(FINISH).encode() + b"\n")
             self.proc.stdin.flush()
             self.proc.stdin.close()
         except (BrokenPipeError, OSError, ValueError):
