@@ -75,6 +75,14 @@ def test_new_strings_grow_the_cache_and_parse_as_in_a_cold_process(saved, tmp_pa
     assert warm["parses"] == cold["parses"]
 
 
+class _MakeDir:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (os.mkdir, (self.path,))
+
+
 @pytest.mark.parametrize("damage", ["corrupt", "group-writable", "foreign-class", "off"])
 def test_a_bad_or_unwanted_cache_means_a_cold_start(saved, tmp_path, damage):
     cache, first = saved
@@ -88,12 +96,13 @@ def test_a_bad_or_unwanted_cache_means_a_cold_start(saved, tmp_path, damage):
         path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
     elif damage == "group-writable":
         path.chmod(0o660)
-    elif damage == "foreign-class":
-        path.write_bytes(pickle.dumps({"dfa": [], "contexts": {}, "x": subprocess.Popen}))
+    elif damage == "foreign-class":  # a pickle that would run os.mkdir if its classes were not checked
+        path.write_bytes(pickle.dumps({"dfa": [], "contexts": {}, "x": _MakeDir(str(tmp_path / "ran"))}))
     else:
         env["NMFRAME_GRADER_DFA_CACHE"] = "0"
     res = _child(mine, save=True, **env)
     assert res["loaded"] == 0
+    assert not (tmp_path / "ran").exists()
     assert res["parses"] == first["parses"]
     if damage == "off":
         assert res["saved"] is False
